@@ -1,0 +1,54 @@
+/* crash: the crash path of the preloaded library, shared between its files.
+ * Everything declared here runs in the crashed process after a fatal signal,
+ * except filling btc_crash_plan, which the constructor does ahead of time. */
+#ifndef BTCRASH_PRELOAD_CRASH_H
+#define BTCRASH_PRELOAD_CRASH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "crash_record.h"
+
+#define BTC_HELPER_CANDIDATES 4
+#define BTC_PATH_MAX          4096
+
+/* Filled by the constructor, read-only once handlers are installed. */
+struct btc_crash_plan {
+    uint32_t timeout_ms;
+    bool debug;
+    /* Paths tried in order with execve; the first that starts wins. */
+    char helpers[BTC_HELPER_CANDIDATES][BTC_PATH_MAX];
+    int nhelpers;
+    char *const *envp; /* the helper's environment: LD_PRELOAD removed */
+};
+
+extern struct btc_crash_plan btc_crash_plan;
+
+/* Crash path: async-signal-safe. Fill the record from the signal. */
+void btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si,
+                           const void *ucontext);
+
+/* Crash path: async-signal-safe. Write the record and a copy of the
+ * crashing thread's stack into a new memfd. Returns the fd (>= 10, close-on-
+ * exec) or -errno. */
+int btc_crash_record_write(struct btc_crash_record *rec);
+
+/* Crash path: async-signal-safe. Start the helper on @record_fd and wait for
+ * it until rec->deadline_mono_ns; kill it if it is still running then.
+ * Returns 0 when the helper finished in time, or -errno. */
+int btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd);
+
+/* Crash path: async-signal-safe. Move @fd to 10 or above (close-on-exec),
+ * closing the original, so the child's dup2 onto 3 and 4 cannot clobber one
+ * of the descriptors it is placing. Returns the new fd or -errno. */
+int btc_crash_fd_high(int fd);
+
+/* Crash path: async-signal-safe. Monotonic and real time in ns. */
+int64_t btc_crash_now_ns(clockid_t clock);
+
+/* Crash path: async-signal-safe. One line on stderr, "btcrash: " first. */
+void btc_crash_say(const char *msg, const char *detail, long num);
+
+#endif

@@ -1,0 +1,78 @@
+/* crash_record: what the crashed process hands to the helper. The signal
+ * handler fills it (crash path); the helper reads it from descriptor
+ * BTC_RECORD_FD (helper). Both sides are built from this one header, so the
+ * layout needs no versioning beyond the magic and size checks. */
+#ifndef BTCRASH_CRASH_RECORD_H
+#define BTCRASH_CRASH_RECORD_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#if !defined(__x86_64__)
+#error "btcrash supports x86_64 Linux only for now"
+#endif
+
+#define BTC_RECORD_MAGIC   0x42544352u /* "BTCR" */
+#define BTC_RECORD_VERSION 1u
+
+/* Descriptors the helper finds open at exec time. */
+#define BTC_RECORD_FD 3 /* memfd: struct btc_crash_record, then the stack copy */
+#define BTC_NOTIFY_FD 4 /* pipe write end: closed when the helper exits */
+
+/* x86_64 registers in DWARF numbering (System V psABI, table 3.36): rax, rdx,
+ * rcx, rbx, rsi, rdi, rbp, rsp, r8..r15, then the return address column (rip).
+ * libdw's dwfl_thread_state_registers takes them in this order. */
+#define BTC_REG_COUNT 17
+#define BTC_REG_SP    7
+#define BTC_REG_PC    16
+
+/* Upper bound on the stack copy: enough for the frames that matter in a
+ * typical crash, small enough to write in well under a millisecond. */
+#define BTC_STACK_SNAPSHOT_MAX (256u * 1024u)
+
+/* Bytes below the stack pointer that the x86_64 ABI lets leaf functions use. */
+#define BTC_RED_ZONE 128u
+
+#define BTC_ABORT_MSG_MAX 1024
+
+struct btc_crash_record {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t header_size; /* sizeof(struct btc_crash_record) on the writer */
+    uint32_t flags;       /* BTC_RECORD_F_* */
+
+    int32_t pid;
+    int32_t tid;
+    int32_t signo;
+    int32_t si_code;
+    int32_t si_errno;
+    int32_t sender_pid; /* for signals sent by a process (si_code <= 0) */
+    int32_t sender_uid;
+    int32_t saved_errno; /* errno of the crashing thread at the fault */
+    uint64_t fault_address;
+
+    /* CLOCK_REALTIME and CLOCK_MONOTONIC at the fault, and the monotonic
+     * deadline by which the crashed process will be gone. */
+    int64_t fault_time_ns;
+    int64_t fault_mono_ns;
+    int64_t deadline_mono_ns;
+
+    uint64_t regs[BTC_REG_COUNT];
+    /* The remaining ucontext registers the report shows. */
+    uint64_t eflags;
+    uint64_t trapno;
+    uint64_t err;
+
+    /* The stack copy follows the header: stack_len bytes that were at
+     * stack_start in the crashed thread. */
+    uint64_t stack_start;
+    uint64_t stack_len;
+
+    siginfo_t siginfo;
+};
+
+enum {
+    BTC_RECORD_F_TIMED_OUT_OTHERS = 1u << 0, /* other threads were crashing too */
+};
+
+#endif

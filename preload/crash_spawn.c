@@ -1,0 +1,178 @@
+/* crash_spawn: starts the helper from the signal handler and waits for it,
+ * never past the deadline. Crash path: async-signal-safe only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash.h"
+#include "sys.h"
+#include "strbuf.h"
+
+/* How long the handler may still spend reaping a helper it had to kill. */
+#define REAP_GRACE_NS (200 * 1000000LL)
+/* poll() slice: also bounds how late we notice a helper that exited while a
+ * forked sibling still holds the notify pipe open. */
+#define WAIT_SLICE_MS 50
+
+/* The helper child runs on this stack, not the crashed thread's: that stack
+ * may be the one that just overflowed. Reserved in .bss so nothing is
+ * allocated at crash time. */
+static char g_child_stack[64 * 1024] __attribute__((aligned(64)));
+
+struct child_args {
+    int record_fd;
+    int notify_fd;
+};
+
+void
+btc_crash_say(const char *msg, const char *detail, long num)
+{
+    char line[512];
+    struct btc_strbuf b;
+
+    btc_strbuf_init(&b, line, sizeof(line));
+    btc_strbuf_puts(&b, "btcrash: ");
+    btc_strbuf_puts(&b, msg);
+    if (detail) {
+        btc_strbuf_puts(&b, " ");
+        btc_strbuf_put_printable(&b, detail, 300);
+    }
+    if (num >= 0) {
+        btc_strbuf_puts(&b, " ");
+        btc_strbuf_put_i64(&b, num);
+    }
+    btc_strbuf_finish_line(&b);
+    /* Nothing useful can be done if stderr is gone. */
+    (void)!btc_sys_write(STDERR_FILENO, b.buf, b.len);
+}
+
+int
+btc_crash_fd_high(int fd)
+{
+    int hi;
+
+    if (fd >= 10)
+        return fd;
+    hi = btc_sys_fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    btc_sys_close(fd);
+    return hi < 0 ? -errno : hi;
+}
+
+/* Runs in the child, which shares the parent's memory until execve
+ * (CLONE_VM | CLONE_VFORK): it may only place descriptors and exec. The
+ * signal mask stays fully blocked across execve; the helper unblocks itself,
+ * so no handler of the crashed program can ever run in this child. */
+static int
+child_main(void *arg)
+{
+    const struct child_args *a = arg;
+    static char mode[] = "__crash-helper";
+
+    /* Its own process group, so a timeout kills anything it started too. */
+    (void)btc_sys_setpgid(0, 0);
+    if (btc_sys_dup2(a->record_fd, BTC_RECORD_FD) < 0 ||
+        btc_sys_dup2(a->notify_fd, BTC_NOTIFY_FD) < 0)
+        btc_sys_exit(126);
+    for (int i = 0; i < btc_crash_plan.nhelpers; i++) {
+        char *argv[] = {btc_crash_plan.helpers[i], mode, NULL};
+        btc_sys_execve(argv[0], argv, btc_crash_plan.envp);
+    }
+    btc_sys_exit(127);
+}
+
+static bool
+reap(pid_t pid, int *ret_status)
+{
+    pid_t r;
+
+    do
+        r = btc_sys_waitpid(pid, ret_status, __WALL | WNOHANG);
+    while (r < 0 && errno == EINTR);
+    /* ECHILD: someone else reaped it (a program calling btc_sys_waitpid(-1, __WALL)). */
+    return r == pid || (r < 0 && errno == ECHILD);
+}
+
+/* Wait for the helper to close its end of @notify_fd or exit, until
+ * @deadline. Returns true once it has been reaped. */
+static bool
+wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status)
+{
+    struct pollfd pfd = {.fd = notify_fd, .events = POLLIN};
+
+    for (;;) {
+        if (reap(pid, ret_status))
+            return true;
+        int64_t left = deadline - btc_crash_now_ns(CLOCK_MONOTONIC);
+        if (left <= 0)
+            return false;
+        int slice = left / 1000000 < WAIT_SLICE_MS ? (int)(left / 1000000) + 1 : WAIT_SLICE_MS;
+        /* poll is async-signal-safe. EINTR cannot happen (all signals are
+         * blocked in the handler), but a retry is harmless. */
+        int n = btc_sys_poll(&pfd, 1, slice);
+        if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLIN))) {
+            char c;
+            if (btc_sys_read(notify_fd, &c, 1) <= 0)
+                pfd.fd = -1; /* closed: from now on just poll the child */
+        }
+    }
+}
+
+int
+btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
+{
+    struct child_args args = {.record_fd = record_fd, .notify_fd = -1};
+    int pipefd[2], status = 0, r = 0;
+    pid_t pid;
+
+    if (btc_sys_pipe2(pipefd, O_CLOEXEC) < 0)
+        return -errno;
+    pipefd[0] = btc_crash_fd_high(pipefd[0]);
+    pipefd[1] = btc_crash_fd_high(pipefd[1]);
+    if (pipefd[0] < 0 || pipefd[1] < 0) {
+        r = pipefd[0] < 0 ? pipefd[0] : pipefd[1];
+        goto out;
+    }
+    args.notify_fd = pipefd[1];
+
+    /* Not fork(): it runs atfork handlers and copies the address space, and
+     * neither is safe or cheap here. CLONE_VFORK suspends us until the child
+     * has exec'ed. No exit signal: the program's SIGCHLD handler must never
+     * see, or reap, our helper. */
+    pid = clone(child_main, g_child_stack + sizeof(g_child_stack), CLONE_VM | CLONE_VFORK, &args);
+    btc_sys_close(pipefd[1]);
+    pipefd[1] = -1;
+    if (pid < 0) {
+        r = -errno;
+        btc_crash_say("could not start the helper: clone failed, errno", NULL, -r);
+        goto out;
+    }
+    /* Under Yama ptrace_scope=1 only ancestors may trace us; the helper is our
+     * child, so name it. It retries its attach briefly in case it is faster
+     * than this call. */
+    (void)btc_sys_prctl(PR_SET_PTRACER, (unsigned long)pid);
+
+    if (!wait_helper(pid, pipefd[0], rec->deadline_mono_ns, &status)) {
+        btc_crash_say("the helper did not finish within BACKTRACE_TIMEOUT; stopping it", NULL, -1);
+        btc_sys_kill(-pid, SIGKILL);
+        btc_sys_kill(pid, SIGKILL);
+        (void)wait_helper(pid, -1, btc_crash_now_ns(CLOCK_MONOTONIC) + REAP_GRACE_NS, &status);
+        r = -ETIMEDOUT;
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        btc_crash_say("no helper could be started; tried", btc_crash_plan.helpers[0], -1);
+        r = -ENOENT;
+    } else if (WIFSIGNALED(status)) {
+        btc_crash_say("the helper was killed by signal", NULL, WTERMSIG(status));
+        r = -ECHILD;
+    }
+out:
+    if (pipefd[0] >= 0)
+        btc_sys_close(pipefd[0]);
+    if (pipefd[1] >= 0)
+        btc_sys_close(pipefd[1]);
+    return r;
+}
