@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Static checks of libbtcrash.so:
+#  - it needs only libc (DESIGN.md §1);
+#  - it exports only btcrash_* symbols (STYLE.md: a preloaded library's
+#    exports override same-named symbols in the whole host process);
+#  - the crash-path objects call nothing outside an allowlist of
+#    async-signal-safe functions (and the project's own crash-path code).
+# usage: check_symbols.sh LIBRARY CRASH_PATH_OBJECT...
+set -euo pipefail
+lib=$1
+shift
+fail=0
+
+needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u | tr '\n' ' ')
+if [ "$needed" != "libc.so.6 " ]; then
+  echo "FAIL: $lib needs [$needed], expected only libc.so.6"
+  fail=1
+fi
+
+bad_exports=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^btcrash_' || true)
+if [ -n "$bad_exports" ]; then
+  echo "FAIL: exported symbols without the btcrash_ prefix:"
+  echo "$bad_exports"
+  fail=1
+fi
+nexports=$(nm -D --defined-only "$lib" | grep -c ' btcrash_' || true)
+
+# Async-signal-safe per POSIX (clock_gettime, sigaction) or bare system call
+# entry points (syscall, clone); memset/memcpy are pure; __errno_location only
+# returns a thread-local address. btc_* are the project's crash-path helpers.
+allowed='^(syscall|clone|clock_gettime|sigaction|memset|memcpy|__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|btc_strbuf_[a-z0-9_]+|btc_handlers_restore|btc_crash_[a-z_]+)$'
+calls=$(nm -u "$@" | awk 'NF {print $NF}' | grep -v ':$' | sort -u)
+bad_calls=$(echo "$calls" | grep -Ev "$allowed" || true)
+if [ -n "$bad_calls" ]; then
+  echo "FAIL: the crash path calls functions outside the async-signal-safe allowlist:"
+  echo "$bad_calls"
+  fail=1
+fi
+
+if [ "$fail" -eq 0 ]; then
+  echo "ok: needs only libc; $nexports exported symbol(s), all btcrash_*;" \
+       "crash path calls: $(echo $calls)"
+fi
+exit $fail
