@@ -33,7 +33,6 @@
 /* Bytes below the stack pointer that the x86_64 ABI lets leaf functions use. */
 #define BTC_RED_ZONE 128u
 
-#define BTC_ABORT_MSG_MAX 1024
 
 struct btc_crash_record {
     uint32_t magic;
