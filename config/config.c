@@ -112,9 +112,11 @@ struct loader {
     int rejected;
 };
 
-/* "btcrash: BACKTRACE_X='value' is not <what>; using <default>\n" */
+/* "btcrash: ignoring BACKTRACE_X='value': <what>; using <default>\n", with
+ * at most @shown bytes of the value. */
 static void
-reject(struct loader *l, const char *name, const char *value, const char *what, const char *dflt)
+reject_shown(struct loader *l, const char *name, const char *value, size_t shown, const char *what,
+             const char *dflt)
 {
     char line[512];
     struct btc_strbuf b;
@@ -126,13 +128,33 @@ reject(struct loader *l, const char *name, const char *value, const char *what, 
     btc_strbuf_puts(&b, "btcrash: ignoring ");
     btc_strbuf_puts(&b, name);
     btc_strbuf_puts(&b, "='");
-    btc_strbuf_put_printable(&b, value, 160);
+    btc_strbuf_put_printable(&b, value, shown);
     btc_strbuf_puts(&b, "': ");
     btc_strbuf_puts(&b, what);
     btc_strbuf_puts(&b, "; using ");
     btc_strbuf_puts(&b, dflt);
     btc_strbuf_finish_line(&b);
     l->warn(line, b.len, l->warn_ctx);
+}
+
+static void
+reject(struct loader *l, const char *name, const char *value, const char *what, const char *dflt)
+{
+    reject_shown(l, name, value, 160, what, dflt);
+}
+
+/* A submit.backtrace.io endpoint carries the token in its path, and the
+ * token must never reach stderr: show the scheme and host only. */
+static void
+reject_endpoint(struct loader *l, const char *value)
+{
+    const char *host = strstr(value, "://");
+    const char *slash;
+
+    host = host ? host + 3 : value;
+    slash = strchr(host, '/');
+    reject_shown(l, "BACKTRACE_ENDPOINT", value, slash ? (size_t)(slash - value) + 1 : 160,
+                 "expected an http:// or https:// URL", "local mode");
 }
 
 static const char *
@@ -228,8 +250,7 @@ btc_cfg_load(btc_cfg_lookup_fn lookup, void *lookup_ctx, btc_cfg_warn_fn warn, v
     c.endpoint = get(&l, "BACKTRACE_ENDPOINT");
     if (c.endpoint && strncmp(c.endpoint, "http://", 7) != 0 &&
         strncmp(c.endpoint, "https://", 8) != 0) {
-        reject(&l, "BACKTRACE_ENDPOINT", c.endpoint, "expected an http:// or https:// URL",
-               "local mode");
+        reject_endpoint(&l, c.endpoint);
         c.endpoint = NULL;
     }
     c.token = get(&l, "BACKTRACE_TOKEN");
