@@ -23,6 +23,16 @@ equals_nocase(const char *a, const char *b)
     return *a == *b;
 }
 
+/* URL schemes are case-insensitive (RFC 3986 §3.1). */
+static bool
+has_prefix_nocase(const char *s, const char *prefix)
+{
+    for (; *prefix; s++, prefix++)
+        if (lower((unsigned char)*s) != lower((unsigned char)*prefix))
+            return false;
+    return true;
+}
+
 int
 btc_cfg_parse_bool(const char *s, bool *ret_value)
 {
@@ -248,8 +258,8 @@ btc_cfg_load(btc_cfg_lookup_fn lookup, void *lookup_ctx, btc_cfg_warn_fn warn, v
 
     btc_cfg_defaults(&c);
     c.endpoint = get(&l, "BACKTRACE_ENDPOINT");
-    if (c.endpoint && strncmp(c.endpoint, "http://", 7) != 0 &&
-        strncmp(c.endpoint, "https://", 8) != 0) {
+    if (c.endpoint && !has_prefix_nocase(c.endpoint, "http://") &&
+        !has_prefix_nocase(c.endpoint, "https://")) {
         reject_endpoint(&l, c.endpoint);
         c.endpoint = NULL;
     }

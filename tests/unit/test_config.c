@@ -266,6 +266,7 @@ test_cfg_endpoint_accepts_http_and_https(void **state)
         "https://host:6098",
         "http://localhost:8080/",
         "http://127.0.0.1:6097",
+        "HTTPS://host:6098", /* schemes are case-insensitive */
     };
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
