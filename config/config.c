@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "strbuf.h"
+#include "str.h"
 
 static int
 lower(int c)
@@ -158,11 +159,11 @@ reject(struct loader *l, const char *name, const char *value, const char *what, 
 static void
 reject_endpoint(struct loader *l, const char *value)
 {
-    const char *host = strstr(value, "://");
+    const char *host = btc_str_find(value, "://");
     const char *slash;
 
     host = host ? host + 3 : value;
-    slash = strchr(host, '/');
+    slash = btc_str_find(host, "/");
     reject_shown(l, "BACKTRACE_ENDPOINT", value, slash ? (size_t)(slash - value) + 1 : 160,
                  "expected an http:// or https:// URL", "local mode");
 }

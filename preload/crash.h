@@ -11,16 +11,20 @@
 
 #include "crash_record.h"
 
-#define BTC_HELPER_CANDIDATES 4
-#define BTC_PATH_MAX          4096
+#define BTC_PATH_MAX 4096
 
 /* Filled by the constructor, read-only once handlers are installed. */
 struct btc_crash_plan {
     uint32_t timeout_ms;
     bool debug;
-    /* Paths tried in order with execve; the first that starts wins. */
-    char helpers[BTC_HELPER_CANDIDATES][BTC_PATH_MAX];
-    int nhelpers;
+    /* BACKTRACE_HELPER_PATH, or NULL: then the helper is looked for next to
+     * the library, whose directory is the first lib_dir_len bytes of lib_dir
+     * (the dynamic loader's own copy of the path; it lives as long as the
+     * library). Paths are built at crash time, so start-up touches no
+     * buffers. */
+    const char *helper_path;
+    const char *lib_dir;
+    size_t lib_dir_len;
     char *const *envp; /* the helper's environment: LD_PRELOAD removed */
 };
 

@@ -33,7 +33,6 @@
 /* Bytes below the stack pointer that the x86_64 ABI lets leaf functions use. */
 #define BTC_RED_ZONE 128u
 
-
 struct btc_crash_record {
     uint32_t magic;
     uint32_t version;

@@ -2,39 +2,49 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <stdatomic.h>
 
 #include "handlers.h"
 
 static const int k_fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
 
-/* What each signal had before us, for chaining and re-raising. Written in the
- * constructor only, read on the crash path. */
-static struct sigaction g_previous[NSIG];
-static bool g_installed[NSIG];
+#define NFATAL (sizeof(k_fatal_signals) / sizeof(k_fatal_signals[0]))
+
+/* What each of k_fatal_signals had before us, for chaining and re-raising.
+ * Written in the constructor only, read on the crash path. */
+static struct sigaction g_previous[NFATAL];
+static bool g_installed[NFATAL];
+
+static int
+fatal_index(int sig)
+{
+    for (size_t i = 0; i < NFATAL; i++)
+        if (k_fatal_signals[i] == sig)
+            return (int)i;
+    return -1;
+}
 
 int
 btc_handlers_ensure_altstack(void)
 {
+    /* The main thread's alternate stack: .bss costs no system call and no
+     * memory until a signal actually runs on it. */
+    static char main_altstack[BTC_ALTSTACK_SIZE] __attribute__((aligned(64)));
+    static atomic_flag taken = ATOMIC_FLAG_INIT;
     stack_t cur, ss;
-    void *mem;
 
     if (sigaltstack(NULL, &cur) != 0)
         return -errno;
     /* A thread (or runtime) with its own alternate stack keeps it. */
     if (!(cur.ss_flags & SS_DISABLE))
         return 0;
-    mem = mmap(NULL, BTC_ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
-        return -errno;
-    ss.ss_sp = mem;
-    ss.ss_size = BTC_ALTSTACK_SIZE;
+    if (atomic_flag_test_and_set(&taken))
+        return -EBUSY; /* one static stack: only the first thread gets it */
+    ss.ss_sp = main_altstack;
+    ss.ss_size = sizeof(main_altstack);
     ss.ss_flags = 0;
-    if (sigaltstack(&ss, NULL) != 0) {
-        int r = -errno;
-        munmap(mem, BTC_ALTSTACK_SIZE);
-        return r;
-    }
+    if (sigaltstack(&ss, NULL) != 0)
+        return -errno;
     return 0;
 }
 
@@ -52,20 +62,22 @@ btc_handlers_install(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigfillset(&sa.sa_mask);
 
-    for (size_t i = 0; i < sizeof(k_fatal_signals) / sizeof(k_fatal_signals[0]); i++) {
+    for (size_t i = 0; i < NFATAL; i++) {
         int sig = k_fatal_signals[i];
         struct sigaction old;
 
+        /* Look before installing rather than install-and-restore: a signal
+         * arriving in between must not meet our handler. */
         if (sigaction(sig, NULL, &old) != 0)
             return -errno;
         /* A signal the program inherited as ignored stays ignored: kill -ABRT
          * must not start killing a process that expects to survive it. */
         if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
             continue;
-        g_previous[sig] = old;
         if (sigaction(sig, &sa, NULL) != 0)
             return -errno;
-        g_installed[sig] = true;
+        g_previous[i] = old;
+        g_installed[i] = true;
     }
     return 0;
 }
@@ -74,12 +86,13 @@ void
 btc_handlers_restore(int sig)
 {
     struct sigaction dfl;
+    int i = fatal_index(sig);
 
-    if (sig <= 0 || sig >= NSIG || !g_installed[sig]) {
+    if (i < 0 || !g_installed[i]) {
         memset(&dfl, 0, sizeof(dfl));
         dfl.sa_handler = SIG_DFL;
         sigaction(sig, &dfl, NULL);
         return;
     }
-    sigaction(sig, &g_previous[sig], NULL); /* async-signal-safe */
+    sigaction(sig, &g_previous[i], NULL); /* async-signal-safe */
 }

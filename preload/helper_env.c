@@ -1,89 +1,101 @@
-/* helper_env: see helper_env.h. Runs in the constructor, so the scan is a
- * first-byte dispatch rather than a strncmp per rule and per variable: it is
- * the largest cost the library adds to every exec. */
+/* helper_env: see helper_env.h. Runs in the constructor of every process
+ * that inherits LD_PRELOAD, so it is tuned: one pass over the environment,
+ * rules indexed by first byte, and a static store for the copy (no malloc,
+ * hence no heap set-up, in the common case). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "helper_env.h"
+#include "str.h"
 
-struct rule {
-    const char *text; /* a whole name ends in '=', anything else is a prefix */
-    unsigned char len;
+/* Sorted by first byte. A whole name ends in '='; anything else is a prefix. */
+static const char *const k_kept[] = {
+    "ALL_PROXY=",
+    "BACKTRACE_",
+    BTC_HELPER_MARKER "=",
+    "CURL_CA_BUNDLE=",
+    "HOME=",
+    "HTTP_PROXY=",
+    "HTTPS_PROXY=",
+    "LANG=",
+    "LC_",
+    "NO_COLOR=",
+    "NO_PROXY=",
+    "SSL_CERT_FILE=",
+    "SSL_CERT_DIR=",
+    "TERM=",
+    "TMPDIR=",
+    "TZ=",
+    "XDG_STATE_HOME=",
+    "all_proxy=",
+    "http_proxy=",
+    "https_proxy=",
+    "no_proxy=",
+};
+#define NKEPT (sizeof(k_kept) / sizeof(k_kept[0]))
+
+/* Room for the usual handful of variables; a larger set falls back to malloc. */
+#define STORE_VARS  48
+#define STORE_BYTES 4096
+static char *g_store_vars[STORE_VARS + 1];
+static char g_store_bytes[STORE_BYTES];
+
+struct index {
+    uint8_t start[128]; /* first rule with that first byte, plus one; 0: none */
+    uint8_t end[128];
 };
 
-#define RULE(s)                                                                                    \
-    {                                                                                              \
-        s, sizeof(s) - 1                                                                           \
+static void
+index_rules(struct index *ix)
+{
+    for (size_t i = 0; i < 128; i++)
+        ix->start[i] = ix->end[i] = 0;
+    for (size_t i = NKEPT; i-- > 0;) {
+        unsigned char c = (unsigned char)k_kept[i][0];
+        if (!ix->end[c])
+            ix->end[c] = (uint8_t)(i + 1);
+        ix->start[c] = (uint8_t)(i + 1);
     }
-static const struct rule k_kept[] = {
-    RULE("BACKTRACE_"),
-    RULE("HOME="),
-    RULE("XDG_STATE_HOME="),
-    RULE("TMPDIR="),
-    RULE("TZ="),
-    RULE("LANG="),
-    RULE("LC_"),
-    RULE("TERM="),
-    RULE("NO_COLOR="),
-    RULE("http_proxy="),
-    RULE("https_proxy="),
-    RULE("HTTP_PROXY="),
-    RULE("HTTPS_PROXY="),
-    RULE("all_proxy="),
-    RULE("ALL_PROXY="),
-    RULE("no_proxy="),
-    RULE("NO_PROXY="),
-    RULE("SSL_CERT_FILE="),
-    RULE("SSL_CERT_DIR="),
-    RULE("CURL_CA_BUNDLE="),
-    RULE(BTC_HELPER_MARKER "="),
-};
-#undef RULE
+}
 
-/* First bytes of the rules: most variables (PATH, PWD, USER, SHELL...) are
- * rejected by this one look-up. */
-static const unsigned char k_first[128] = {
-    ['B'] = 1, ['H'] = 1, ['X'] = 1, ['T'] = 1, ['L'] = 1, ['N'] = 1,
-    ['h'] = 1, ['A'] = 1, ['a'] = 1, ['n'] = 1, ['S'] = 1, ['C'] = 1,
-};
-
-static const struct rule *
-match(const char *var)
+/* The matching rule's index, or -1. */
+static int
+match(const struct index *ix, const char *var)
 {
     unsigned char c = (unsigned char)var[0];
 
-    if (c >= 128 || !k_first[c])
-        return NULL;
-    for (size_t i = 0; i < sizeof(k_kept) / sizeof(k_kept[0]); i++) {
-        const struct rule *r = &k_kept[i];
-        if (var[0] == r->text[0] && strncmp(var, r->text, r->len) == 0)
-            return r;
-    }
-    return NULL;
+    if (c >= 128 || !ix->start[c])
+        return -1;
+    for (size_t i = ix->start[c] - 1u; i < ix->end[c]; i++)
+        if (btc_str_has_prefix(var, k_kept[i]))
+            return (int)i;
+    return -1;
 }
 
 static bool
-is_marker(const struct rule *r)
+is_marker(int rule)
 {
-    return r == &k_kept[sizeof(k_kept) / sizeof(k_kept[0]) - 1];
+    return rule >= 0 && k_kept[rule][0] == 'B' && k_kept[rule][1] == 'T';
 }
 
 int
 btc_helper_env_prepare(char **env, struct btc_helper_env *ret_env)
 {
     static const char marker[] = BTC_HELPER_MARKER "=1";
-    /* Remember the matches of the first pass, so the copy needs no second
-     * round of matching; past this many, the copy matches again. */
+    /* Remember the first pass's matches, so the copy needs no second round
+     * of matching; past this many, the copy matches again. */
     enum { REMEMBERED = 64 };
     const char *found[REMEMBERED];
     size_t count = 0, bytes = sizeof(marker), n = 0, i;
+    struct index ix;
     bool in_helper = false;
     char **vars, *p;
 
+    index_rules(&ix);
     for (i = 0; env && env[i]; i++) {
-        const struct rule *r = match(env[i]);
-        if (!r)
+        int r = match(&ix, env[i]);
+        if (r < 0)
             continue;
         if (is_marker(r)) {
             in_helper = true;
@@ -92,25 +104,30 @@ btc_helper_env_prepare(char **env, struct btc_helper_env *ret_env)
         if (count < REMEMBERED)
             found[count] = env[i];
         count++;
-        bytes += strlen(env[i]) + 1;
+        bytes += btc_str_len(env[i]) + 1;
     }
-    vars = malloc((count + 2) * sizeof(char *) + bytes);
-    if (!vars)
-        return -ENOMEM;
-    p = (char *)(vars + count + 2);
+    if (count + 1 <= STORE_VARS && bytes <= STORE_BYTES) {
+        vars = g_store_vars;
+        p = g_store_bytes;
+    } else {
+        vars = malloc((count + 2) * sizeof(char *) + bytes);
+        if (!vars)
+            return -ENOMEM;
+        p = (char *)(vars + count + 2);
+    }
     for (i = 0; count <= REMEMBERED ? i < count : env[i] != NULL; i++) {
         const char *var = count <= REMEMBERED ? found[i] : env[i];
         if (count > REMEMBERED) {
-            const struct rule *r = match(var);
-            if (!r || is_marker(r))
+            int r = match(&ix, var);
+            if (r < 0 || is_marker(r))
                 continue;
         }
-        size_t len = strlen(var) + 1;
-        memcpy(p, var, len);
+        size_t len = btc_str_len(var) + 1;
+        btc_str_copy(p, var, len);
         vars[n++] = p;
         p += len;
     }
-    memcpy(p, marker, sizeof(marker));
+    btc_str_copy(p, marker, sizeof(marker));
     vars[n++] = p;
     vars[n] = NULL;
     ret_env->vars = vars;
@@ -122,10 +139,10 @@ const char *
 btc_helper_env_lookup(const char *name, void *ctx)
 {
     const struct btc_helper_env *env = ctx;
-    size_t len = strlen(name);
+    size_t len = btc_str_len(name);
 
     for (char **v = env->vars; *v; v++)
-        if (strncmp(*v, name, len) == 0 && (*v)[len] == '=')
+        if (btc_str_has_prefix(*v, name) && (*v)[len] == '=')
             return *v + len + 1;
     return NULL;
 }

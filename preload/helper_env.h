@@ -12,7 +12,7 @@
 #define BTC_HELPER_MARKER "BTCRASH_HELPER_PROCESS"
 
 struct btc_helper_env {
-    char **vars;    /* NULL-terminated; one allocation, kept for the process lifetime */
+    char **vars;    /* NULL-terminated; kept for the process lifetime */
     bool in_helper; /* the marker was set: this process is the helper */
 };
 
@@ -23,7 +23,8 @@ struct btc_helper_env {
  * the copy must survive programs that later overwrite their original
  * environment block (setproctitle), and the helper must not be preloaded.
  *
- * Returns: 0 and *ret_env, or -ENOMEM.
+ * Returns: 0 and *ret_env, or -ENOMEM (only for environments too large for
+ *          the static store).
  */
 int btc_helper_env_prepare(char **env, struct btc_helper_env *ret_env);
 

@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -13,12 +12,9 @@
 #include "crash.h"
 #include "handlers.h"
 #include "helper_env.h"
+#include "str.h"
 #include "strbuf.h"
 #include "sys.h"
-
-#ifndef BTCRASH_HELPER_RELPATH
-#define BTCRASH_HELPER_RELPATH "../bin/btcrash"
-#endif
 
 extern char **environ;
 
@@ -34,62 +30,47 @@ warn_stderr(const char *line, size_t len, void *ctx)
 static void
 say(const char *line)
 {
-    warn_stderr(line, strlen(line), NULL);
-}
-
-static void
-add_helper(const char *dir, const char *rel)
-{
-    struct btc_strbuf b;
-    char *slot;
-
-    if (btc_crash_plan.nhelpers >= BTC_HELPER_CANDIDATES)
-        return;
-    slot = btc_crash_plan.helpers[btc_crash_plan.nhelpers];
-    btc_strbuf_init(&b, slot, BTC_PATH_MAX);
-    btc_strbuf_puts(&b, dir);
-    if (rel) {
-        btc_strbuf_putc(&b, '/');
-        btc_strbuf_puts(&b, rel);
-    }
-    if (!b.overflow)
-        btc_crash_plan.nhelpers++;
+    warn_stderr(line, btc_str_len(line), NULL);
 }
 
 /* The helper sits at a fixed place relative to this library, in the build
- * tree (lib/ beside bin/) and in the install tree alike. Existence is checked
- * at crash time by execve itself, which costs nothing now. */
+ * tree (lib/ beside bin/) and in the install tree alike. Only the library's
+ * directory is noted here; execve tries the candidates at crash time. */
 static void
 plan_helpers(const struct btc_config *cfg)
 {
     Dl_info info;
-    char dir[BTC_PATH_MAX];
-    struct btc_strbuf b;
-    char *slash;
+    const char *slash;
+    char cwd[BTC_PATH_MAX];
 
     if (cfg->helper_path) {
-        add_helper(cfg->helper_path, NULL);
+        btc_crash_plan.helper_path = cfg->helper_path;
         return;
     }
     if (!dladdr((void *)plan_helpers, &info) || !info.dli_fname || !info.dli_fname[0])
         return;
-    btc_strbuf_init(&b, dir, sizeof(dir));
-    /* A relative LD_PRELOAD path would break as soon as the program chdirs. */
-    if (info.dli_fname[0] != '/') {
-        if (!getcwd(dir, sizeof(dir)))
-            return;
-        b.len = strlen(dir);
-        btc_strbuf_putc(&b, '/');
-    }
-    btc_strbuf_puts(&b, info.dli_fname);
-    slash = strrchr(dir, '/');
-    if (b.overflow || !slash)
+    slash = btc_str_rchr(info.dli_fname, '/');
+    if (!slash)
         return;
-    *slash = '\0';
-    add_helper(dir, "../bin/btcrash");
-    if (strcmp(BTCRASH_HELPER_RELPATH, "../bin/btcrash") != 0)
-        add_helper(dir, BTCRASH_HELPER_RELPATH);
-    add_helper(dir, "btcrash");
+    if (info.dli_fname[0] == '/') {
+        btc_crash_plan.lib_dir = info.dli_fname;
+        btc_crash_plan.lib_dir_len = (size_t)(slash - info.dli_fname);
+        return;
+    }
+    /* A relative LD_PRELOAD path would break as soon as the program chdirs:
+     * anchor it to the current directory now (rare, so the copy is fine). */
+    if (!getcwd(cwd, sizeof(cwd)))
+        return;
+    size_t cwd_len = btc_str_len(cwd), dir_len = (size_t)(slash - info.dli_fname);
+    char *dir = malloc(cwd_len + 1 + dir_len + 1);
+    if (!dir)
+        return;
+    btc_str_copy(dir, cwd, cwd_len);
+    dir[cwd_len] = '/';
+    btc_str_copy(dir + cwd_len + 1, info.dli_fname, dir_len);
+    dir[cwd_len + 1 + dir_len] = '\0';
+    btc_crash_plan.lib_dir = dir;
+    btc_crash_plan.lib_dir_len = cwd_len + 1 + dir_len;
 }
 
 __attribute__((constructor)) static void

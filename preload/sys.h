@@ -15,6 +15,12 @@
 #include <unistd.h>
 
 static inline int
+btc_sys_clock_gettime(clockid_t clock, struct timespec *ts)
+{
+    return (int)syscall(SYS_clock_gettime, clock, ts);
+}
+
+static inline int
 btc_sys_close(int fd)
 {
     return (int)syscall(SYS_close, fd);
