@@ -1,0 +1,42 @@
+/* memory: reads words of the crashed process for the unwinder, from the
+ * handler's stack snapshot first, then process_vm_readv, then
+ * PTRACE_PEEKDATA. Helper process only. */
+#ifndef BTCRASH_UNWIND_MEMORY_H
+#define BTCRASH_UNWIND_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BTC_UNWIND_MEM_PAGE  4096u
+#define BTC_UNWIND_MEM_SLOTS 32u
+
+struct btc_unwind_mem_page {
+    uint64_t addr; /* page-aligned */
+    bool valid;    /* data holds the page */
+    bool failed;   /* process_vm_readv could not read it: do not ask again */
+    unsigned char data[BTC_UNWIND_MEM_PAGE];
+};
+
+struct btc_unwind_mem {
+    int pid;
+    int peek_tid; /* a ptrace-stopped thread of pid for PTRACE_PEEKDATA, or 0 */
+    const unsigned char *snap;
+    uint64_t snap_start;
+    uint64_t snap_len;
+    /* Direct-mapped page cache: the unwinder reads the same stack words
+     * many times, and a syscall per word would dominate capture time. */
+    struct btc_unwind_mem_page *pages; /* BTC_UNWIND_MEM_SLOTS, allocated lazily */
+};
+
+/** Set up @m; borrows @snap (@snap_len bytes that were at @snap_start). */
+void btc_unwind_mem_init(struct btc_unwind_mem *m, int pid, int peek_tid, const void *snap,
+                         uint64_t snap_start, uint64_t snap_len);
+
+/** Read the 8-byte word at @addr. Returns: 0, or -EFAULT / -ENOMEM. */
+int btc_unwind_mem_read_word(struct btc_unwind_mem *m, uint64_t addr, uint64_t *ret_word);
+
+/** Release the page cache; accepts a zeroed @m. */
+void btc_unwind_mem_done(struct btc_unwind_mem *m);
+
+#endif

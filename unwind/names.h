@@ -1,0 +1,25 @@
+/* names: function names for frames: C++ demangling and the name of a
+ * subprogram or inlined-subroutine DIE as gdb shows it. Helper process only. */
+#ifndef BTCRASH_UNWIND_NAMES_H
+#define BTCRASH_UNWIND_NAMES_H
+
+#include <elfutils/libdw.h>
+
+/**
+ * Demangle an Itanium C++ ABI symbol (_Z...); other names are copied.
+ * Returns: a new string (free it), or NULL when out of memory.
+ */
+char *btc_unwind_demangle(const char *sym);
+
+/**
+ * The name of the function @die (DW_TAG_subprogram, _inlined_subroutine or
+ * _entry_point): its linkage name demangled when there is one, else its
+ * DW_AT_name qualified by the enclosing namespaces and classes, following
+ * DW_AT_abstract_origin and DW_AT_specification.
+ *
+ * Returns: 0 and *ret_name (a new string, or NULL when the DIE has no name),
+ *          or -ENOMEM.
+ */
+int btc_unwind_die_name(Dwarf_Die *die, char **ret_name);
+
+#endif
