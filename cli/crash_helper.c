@@ -44,6 +44,18 @@ sanitize_process(void)
     close_range(BTC_NOTIFY_FD + 1, ~0u, 0);
 }
 
+/* Tell the crashed process it need not wait for us any longer: it re-raises
+ * and dies while we free what we used. */
+static void
+release_crashed_process(void)
+{
+    char done = BTC_NOTIFY_DONE;
+
+    if (write(BTC_NOTIFY_FD, &done, 1) != 1 && errno != EBADF)
+        fprintf(stderr, "btcrash: could not notify the crashed process: %s\n", strerror(errno));
+    close(BTC_NOTIFY_FD);
+}
+
 /* Map the record and its stack copy read-only from BTC_RECORD_FD. */
 static int
 map_record(const struct btc_crash_record **ret_rec, size_t *ret_size)
@@ -123,6 +135,7 @@ btc_helper_main(void)
     btc_print_summary(stderr, report, stored);
 out:
     fflush(stderr);
+    release_crashed_process();
     free(stored);
     json_decref(report);
     btc_capture_free(cap);

@@ -17,7 +17,12 @@
 
 /* Descriptors the helper finds open at exec time. */
 #define BTC_RECORD_FD 3 /* memfd: struct btc_crash_record, then the stack copy */
-#define BTC_NOTIFY_FD 4 /* pipe write end: closed when the helper exits */
+#define BTC_NOTIFY_FD 4 /* pipe write end, see BTC_NOTIFY_DONE */
+
+/* The helper writes this byte on BTC_NOTIFY_FD once the crashed process need
+ * not wait any longer (the report is stored, and sent if it could be). The
+ * process also stops waiting when the helper exits, or at the deadline. */
+#define BTC_NOTIFY_DONE 'D'
 
 /* x86_64 registers in DWARF numbering (System V psABI, table 3.36): rax, rdx,
  * rcx, rbx, rsi, rdi, rbp, rsp, r8..r15, then the return address column (rip).

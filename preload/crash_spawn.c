@@ -133,27 +133,35 @@ reap(pid_t pid, int *ret_status)
     return r == pid || (r < 0 && errno == ECHILD);
 }
 
-/* Wait for the helper to close its end of @notify_fd or exit, until
- * @deadline. Returns true once it has been reaped. */
-static bool
+enum wait_result { HELPER_DONE, HELPER_EXITED, HELPER_LATE };
+
+/* Wait until the helper writes BTC_NOTIFY_DONE on @notify_fd (it has stored
+ * the report, and may go on cleaning up without us), or exits (reaped, with
+ * *ret_status), or @deadline passes. */
+static enum wait_result
 wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status)
 {
     struct pollfd pfd = {.fd = notify_fd, .events = POLLIN};
 
     for (;;) {
         if (reap(pid, ret_status))
-            return true;
+            return HELPER_EXITED;
         int64_t left = deadline - btc_crash_now_ns(CLOCK_MONOTONIC);
         if (left <= 0)
-            return false;
+            return HELPER_LATE;
         int slice = left / 1000000 < WAIT_SLICE_MS ? (int)(left / 1000000) + 1 : WAIT_SLICE_MS;
         /* poll is async-signal-safe. EINTR cannot happen (all signals are
          * blocked in the handler), but a retry is harmless. */
         int n = btc_sys_poll(&pfd, 1, slice);
         if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLIN))) {
             char c;
-            if (btc_sys_read(notify_fd, &c, 1) <= 0)
-                pfd.fd = -1; /* closed: from now on just poll the child */
+            ssize_t got = btc_sys_read(notify_fd, &c, 1);
+            if (got == 1 && c == BTC_NOTIFY_DONE) {
+                (void)reap(pid, ret_status); /* if it has exited already */
+                return HELPER_DONE;
+            }
+            if (got <= 0)
+                pfd.fd = -1; /* closed without "done": it is exiting; reap it */
         }
     }
 }
@@ -192,7 +200,10 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
      * than this call. */
     (void)btc_sys_prctl(PR_SET_PTRACER, (unsigned long)pid);
 
-    if (!wait_helper(pid, pipefd[0], rec->deadline_mono_ns, &status)) {
+    enum wait_result w = wait_helper(pid, pipefd[0], rec->deadline_mono_ns, &status);
+    if (w == HELPER_DONE) {
+        /* Not reaped if still cleaning up: our death hands it to init. */
+    } else if (w == HELPER_LATE) {
         btc_crash_say("the helper did not finish within BACKTRACE_TIMEOUT; stopping it", NULL, -1);
         btc_sys_kill(-pid, SIGKILL);
         btc_sys_kill(pid, SIGKILL);
