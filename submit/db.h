@@ -16,7 +16,18 @@
 #ifndef BTCRASH_DB_H
 #define BTCRASH_DB_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
+
+/* The bound on the database (DESIGN.md §6 asks for one): past either limit,
+ * btc_db_prune deletes sent reports first, then rejected ones, then pending
+ * ones, oldest first within each state. */
+#define BTC_DB_MAX_REPORTS 100
+#define BTC_DB_MAX_BYTES   (256ull * 1024 * 1024)
+/* A copied attachment larger than this is cut, and the report says so. */
+#define BTC_DB_MAX_ATTACHMENT_BYTES (16ull * 1024 * 1024)
 
 /**
  * Store @report (which must have a "uuid") as DIR/<uuid>.json, state
@@ -47,5 +58,77 @@ int btc_db_write_state(const char *dir, const char *uuid, json_t *state);
  * Returns: 0 or -errno.
  */
 int btc_db_mkdir_p(const char *dir);
+
+/* One report as `btcrash list` shows it. Strings are malloc'ed, NULL when
+ * unknown. */
+struct btc_db_entry {
+    char uuid[37];
+    char *state;      /* "pending", "sent" or "rejected" */
+    long http_status; /* of the last attempt; 0 when none */
+    int attempts;
+    int64_t timestamp; /* the report's "timestamp" (seconds) */
+    char *application;
+    char *classifier; /* e.g. "SIGSEGV" */
+    char *top_frame;  /* "func at file:line" of the faulting thread's first frame */
+    char *last_error;
+    char *rxid;
+    uint64_t bytes; /* report plus attachments on disk */
+};
+
+/**
+ * Every report in DIR, oldest first (by timestamp, then uuid). A report
+ * without a state file is pending; unreadable ones are skipped.
+ *
+ * Returns: 0 and *ret_entries/*ret_n (free with btc_db_entries_free), -errno.
+ */
+int btc_db_list(const char *dir, struct btc_db_entry **ret_entries, size_t *ret_n);
+
+/** Frees a list from btc_db_list; accepts NULL. */
+void btc_db_entries_free(struct btc_db_entry *entries, size_t n);
+
+/**
+ * DIR/<uuid>.state as an object; {"state":"pending"} when the file is
+ * missing but the report exists.
+ *
+ * Returns: 0 and *ret_state (a new reference), -ENOENT without the report,
+ *          -EBADMSG for a state that is not a JSON object, -errno.
+ */
+int btc_db_read_state(const char *dir, const char *uuid, json_t **ret_state);
+
+/**
+ * The bytes of DIR/<uuid>.json, NUL-terminated.
+ *
+ * Returns: 0 and *ret_json (malloc'ed) and *ret_len, or -errno.
+ */
+int btc_db_read_report(const char *dir, const char *uuid, char **ret_json, size_t *ret_len);
+
+/**
+ * Copy the ':'-separated files of @paths into DIR/<uuid>.d/, so a later
+ * flush sends what the files held at crash time. A second file with the same
+ * basename is skipped; a missing or unreadable file is skipped; a file over
+ * BTC_DB_MAX_ATTACHMENT_BYTES is cut there.
+ *
+ * Returns: 0, *ret_copied (an array of {"name", "path", "source"} objects:
+ *          the basename, the copy, the original path) and *ret_problems (an
+ *          array of one-line strings, one per skipped or cut file; both new
+ *          references), or -errno when the directory cannot be made.
+ */
+int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths,
+                            json_t **ret_copied, json_t **ret_problems);
+
+/**
+ * Enforce BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above), never
+ * deleting @keep_uuid (may be NULL).
+ *
+ * Returns: the number of reports deleted, or -errno.
+ */
+int btc_db_prune(const char *dir, const char *keep_uuid);
+
+/**
+ * Delete DIR/<uuid>.json, its state and its attachments.
+ *
+ * Returns: 0 or -errno.
+ */
+int btc_db_remove(const char *dir, const char *uuid);
 
 #endif

@@ -1,0 +1,41 @@
+/* deliver: sends reports stored in the crash database and records each
+ * outcome in the report's state file (pending, sent, rejected).
+ * Helper process and btcrash command. */
+#ifndef BTCRASH_DELIVER_H
+#define BTCRASH_DELIVER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "http.h"
+
+/**
+ * Send DIR/<uuid>.json with the attachments its state lists, before
+ * @deadline_mono_ns, and rewrite DIR/<uuid>.state: "sent" (with the rxid),
+ * "rejected" (with the HTTP status; never retried), or "pending" (attempts
+ * counted, last error kept).
+ *
+ * Returns: 0 and *ret when an attempt was made, -ENOENT when there is no
+ *          such report, -EALREADY when it is not pending, other -errno.
+ */
+int btc_deliver_report(const char *dir, const char *uuid, const struct btc_config *cfg,
+                       int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                       struct btc_http_result *ret);
+
+/* Called once per pending report that btc_deliver_pending tried. */
+typedef void (*btc_deliver_each_fn)(const char *uuid, int err, const struct btc_http_result *res,
+                                    void *ctx);
+
+/**
+ * Try every pending report in DIR except @skip_uuid (may be NULL), oldest
+ * first, each within min(@per_report_ms from its start, @deadline_mono_ns);
+ * stops when the deadline has passed. @each may be NULL.
+ *
+ * Returns: the number of reports tried (>= 0), or -errno when DIR cannot be
+ *          read.
+ */
+int btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_config *cfg,
+                        uint32_t per_report_ms, int64_t deadline_mono_ns, btc_http_log_fn log,
+                        void *log_ctx, btc_deliver_each_fn each, void *each_ctx);
+
+#endif

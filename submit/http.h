@@ -1,0 +1,70 @@
+/* http: submits one report to a Backtrace endpoint with libcurl, exactly as
+ * DESIGN.md §4 says (URL rules, multipart body, TLS, outcome by status).
+ * Helper process and btcrash command. */
+#ifndef BTCRASH_HTTP_H
+#define BTCRASH_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum btc_http_outcome {
+    BTC_HTTP_SENT,     /* HTTP 200 */
+    BTC_HTTP_REJECTED, /* 4xx other than 429: keep the report, never retry it */
+    BTC_HTTP_RETRY,    /* 429, 5xx, any other status, network error, time out */
+};
+
+struct btc_http_result {
+    enum btc_http_outcome outcome;
+    long status;     /* the HTTP status; 0 when no response arrived */
+    char rxid[128];  /* "_rxid" of a {"response":"ok"} body, or "" */
+    char error[256]; /* why it was not sent (curl's text, "HTTP 500"), or "" */
+};
+
+/* One attachment part: the file at @path, sent as "attachment_<name>". */
+struct btc_http_attachment {
+    const char *path;
+    const char *name;
+};
+
+/* Receives one line of debug output (no trailing newline). The token never
+ * appears in it. */
+typedef void (*btc_http_log_fn)(const char *line, void *ctx);
+
+/**
+ * The submission URL: @endpoint as given when it contains
+ * "submit.backtrace.io" or @token is NULL/empty; otherwise
+ * ENDPOINT/post?token=<url-encoded token>&format=json, without doubling a
+ * trailing '/'.
+ *
+ * Returns: 0 and *ret_url (malloc'ed), -EINVAL for a NULL endpoint, -ENOMEM.
+ */
+int btc_http_url(const char *endpoint, const char *token, char **ret_url);
+
+/**
+ * @url with every occurrence of @token, raw or URL-encoded, replaced by
+ * "REDACTED": for logs and messages.
+ *
+ * Returns: a malloc'ed string, or NULL when out of memory.
+ */
+char *btc_http_redact(const char *url, const char *token);
+
+/**
+ * POST @json (@len bytes) as the "upload_file" part, then each readable
+ * attachment as "attachment_<name>" (application/octet-stream); a second
+ * attachment with the same name, and one that cannot be read, is skipped and
+ * logged. TLS is verified unless cfg->ignore_ssl_certificate. Never waits
+ * past @deadline_mono_ns (CLOCK_MONOTONIC, ns); CURLOPT_NOSIGNAL is set.
+ *
+ * Returns: 0 and *ret (whatever the outcome), or -errno when the request
+ *          could not even be built (-ENOMEM, -EINVAL, -ETIMEDOUT when the
+ *          deadline has passed already).
+ * Borrows: everything. Thread-safe once curl_global_init has run.
+ */
+int btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
+                    const struct btc_http_attachment *attachments, size_t nattachments,
+                    int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                    struct btc_http_result *ret);
+
+#endif
