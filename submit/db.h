@@ -79,7 +79,7 @@ struct btc_db_entry {
  * Every report in DIR, oldest first (by timestamp, then uuid). A report
  * without a state file is pending; unreadable ones are skipped.
  *
- * Returns: 0 and *ret_entries/*ret_n (free with btc_db_entries_free), -errno.
+ * Returns: 0 and *ret_entries, *ret_n (free with btc_db_entries_free), -errno.
  */
 int btc_db_list(const char *dir, struct btc_db_entry **ret_entries, size_t *ret_n);
 
@@ -123,6 +123,22 @@ int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths
  * Returns: the number of reports deleted, or -errno.
  */
 int btc_db_prune(const char *dir, const char *keep_uuid);
+
+/**
+ * Claim DIR/<uuid> for sending: an exclusive, non-blocking flock on the
+ * report file (whose inode never changes, unlike the state file's). Crash
+ * helpers and `btcrash flush` all claim a report before sending it, so two
+ * processes never send the same report; the kernel drops the claim when its
+ * holder dies, so a killed helper leaves nothing stuck.
+ *
+ * Returns: 0 and *ret_fd (pass to btc_db_unclaim), -EBUSY when another
+ *          process holds the claim, -ENOENT, -EINVAL for an unsafe uuid,
+ *          other -errno.
+ */
+int btc_db_claim(const char *dir, const char *uuid, int *ret_fd);
+
+/** Releases a claim; accepts -1. */
+void btc_db_unclaim(int fd);
 
 /**
  * Delete DIR/<uuid>.json, its state and its attachments.
