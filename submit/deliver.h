@@ -15,8 +15,13 @@
  * "rejected" (with the HTTP status; never retried), or "pending" (attempts
  * counted, last error kept).
  *
- * Returns: 0 and *ret when an attempt was made, -ENOENT when there is no
- *          such report, -EALREADY when it is not pending, other -errno.
+ * Returns: 0 and *ret when an attempt was made (also when the new state
+ *          could not be written: that is logged, and the report stays
+ *          pending), -ENOENT when there is no such report, -EALREADY when it
+ *          is not pending, -EBUSY when another process is sending it
+ *          (btc_db_claim), -ETIMEDOUT when too little time is left to start,
+ *          other -errno.
+ * Borrows: everything. The state's other members (attachments) are kept.
  */
 int btc_deliver_report(const char *dir, const char *uuid, const struct btc_config *cfg,
                        int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,

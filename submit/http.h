@@ -33,6 +33,15 @@ struct btc_http_attachment {
 typedef void (*btc_http_log_fn)(const char *line, void *ctx);
 
 /**
+ * curl_global_init(CURL_GLOBAL_DEFAULT), once per process however often it
+ * is called (pthread_once). btc_http_submit calls it itself; call it early
+ * from main() to keep curl's one-time set-up out of a transfer's time.
+ *
+ * Returns: 0, or -EIO when curl could not initialise (then on every call).
+ */
+int btc_http_global_init(void);
+
+/**
  * The submission URL: @endpoint as given when it contains
  * "submit.backtrace.io" or @token is NULL/empty; otherwise
  * ENDPOINT/post?token=<url-encoded token>&format=json, without doubling a
@@ -44,7 +53,10 @@ int btc_http_url(const char *endpoint, const char *token, char **ret_url);
 
 /**
  * @url with every occurrence of @token, raw or URL-encoded, replaced by
- * "REDACTED": for logs and messages.
+ * "REDACTED": for logs and messages. Secrets that a URL holds without a
+ * token are redacted too: the password of "user:password@", and the token
+ * segment of https://submit.backtrace.io/{universe}/{token}/json. @token may
+ * be NULL. Any text (an error message) may be passed as @url.
  *
  * Returns: a malloc'ed string, or NULL when out of memory.
  */

@@ -1,0 +1,600 @@
+/* test_http: submission URL rules, redaction and the classification of
+ * answers (submit/http.c). libcurl is mocked at the link boundary:
+ * curl_easy_perform and curl_easy_getinfo are replaced (--wrap), and
+ * curl_easy_setopt and curl_mime_name are observed, then passed on. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "http.h"
+
+#define TOKEN     "s3cr3t tok&en"
+#define TOKEN_ENC "s3cr3t%20tok%26en"
+
+/* ---- the mock ---------------------------------------------------------- */
+
+struct mock {
+    /* What perform does. */
+    CURLcode rc;
+    long status;
+    const char *body;
+    const char *errtext;
+    /* What the code under test did. */
+    int performs;
+    curl_write_callback write_fn;
+    void *write_data;
+    char *errbuf;
+    long nosignal, timeout_ms, connect_timeout_ms, verify_peer, verify_host, quick_exit;
+    char url[512];
+    char parts[8][128];
+    int nparts;
+};
+
+static struct mock g_mock;
+
+CURLcode __real_curl_easy_setopt(CURL *curl, CURLoption option, ...);
+CURLcode __wrap_curl_easy_setopt(CURL *curl, CURLoption option, ...);
+CURLcode __wrap_curl_easy_perform(CURL *curl);
+CURLcode __wrap_curl_easy_getinfo(CURL *curl, CURLINFO info, ...);
+CURLcode __real_curl_mime_name(curl_mimepart *part, const char *name);
+CURLcode __wrap_curl_mime_name(curl_mimepart *part, const char *name);
+
+static void
+mock_long(CURLoption option, long v)
+{
+    switch (option) {
+    case CURLOPT_NOSIGNAL:
+        g_mock.nosignal = v;
+        break;
+    case CURLOPT_TIMEOUT_MS:
+        g_mock.timeout_ms = v;
+        break;
+    case CURLOPT_CONNECTTIMEOUT_MS:
+        g_mock.connect_timeout_ms = v;
+        break;
+    case CURLOPT_SSL_VERIFYPEER:
+        g_mock.verify_peer = v;
+        break;
+    case CURLOPT_SSL_VERIFYHOST:
+        g_mock.verify_host = v;
+        break;
+    case CURLOPT_QUICK_EXIT:
+        g_mock.quick_exit = v;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The variadic argument's type follows from the option's number range, as
+ * curl.h's CURLOPTTYPE_* say. */
+CURLcode
+__wrap_curl_easy_setopt(CURL *curl, CURLoption option, ...)
+{
+    va_list ap;
+    CURLcode rc;
+
+    va_start(ap, option);
+    if (option < CURLOPTTYPE_OBJECTPOINT) {
+        long v = va_arg(ap, long);
+
+        mock_long(option, v);
+        rc = __real_curl_easy_setopt(curl, option, v);
+    } else if (option < CURLOPTTYPE_FUNCTIONPOINT) {
+        void *v = va_arg(ap, void *);
+
+        if (option == CURLOPT_URL)
+            snprintf(g_mock.url, sizeof(g_mock.url), "%s", (const char *)v);
+        else if (option == CURLOPT_WRITEDATA)
+            g_mock.write_data = v;
+        else if (option == CURLOPT_ERRORBUFFER)
+            g_mock.errbuf = v;
+        rc = __real_curl_easy_setopt(curl, option, v);
+    } else if (option < CURLOPTTYPE_OFF_T) {
+        curl_write_callback v = va_arg(ap, curl_write_callback);
+
+        if (option == CURLOPT_WRITEFUNCTION)
+            g_mock.write_fn = v;
+        rc = __real_curl_easy_setopt(curl, option, v);
+    } else if (option < CURLOPTTYPE_BLOB) {
+        curl_off_t v = va_arg(ap, curl_off_t);
+
+        rc = __real_curl_easy_setopt(curl, option, v);
+    } else {
+        void *v = va_arg(ap, void *);
+
+        rc = __real_curl_easy_setopt(curl, option, v);
+    }
+    va_end(ap);
+    return rc;
+}
+
+CURLcode
+__wrap_curl_easy_perform(CURL *curl)
+{
+    (void)curl;
+    g_mock.performs++;
+    if (g_mock.errtext && g_mock.errbuf)
+        snprintf(g_mock.errbuf, CURL_ERROR_SIZE, "%s", g_mock.errtext);
+    if (g_mock.body && g_mock.write_fn) {
+        size_t n = strlen(g_mock.body);
+
+        /* The callback's buffer is not const in curl's API. */
+        char *copy = strdup(g_mock.body);
+
+        assert_non_null(copy);
+        assert_int_equal(g_mock.write_fn(copy, 1, n, g_mock.write_data), n);
+        free(copy);
+    }
+    return g_mock.rc;
+}
+
+CURLcode
+__wrap_curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
+{
+    va_list ap;
+
+    (void)curl;
+    va_start(ap, info);
+    if (info == CURLINFO_RESPONSE_CODE)
+        *va_arg(ap, long *) = g_mock.status;
+    va_end(ap);
+    return info == CURLINFO_RESPONSE_CODE ? CURLE_OK : CURLE_UNKNOWN_OPTION;
+}
+
+CURLcode
+__wrap_curl_mime_name(curl_mimepart *part, const char *name)
+{
+    if (g_mock.nparts < 8)
+        snprintf(g_mock.parts[g_mock.nparts++], sizeof(g_mock.parts[0]), "%s", name);
+    return __real_curl_mime_name(part, name);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+struct logbuf {
+    char text[8192];
+    size_t len;
+    int lines;
+};
+
+static void
+collect_log(const char *line, void *ctx)
+{
+    struct logbuf *l = ctx;
+    int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", line);
+
+    assert_true(n > 0 && (size_t)n < sizeof(l->text) - l->len);
+    l->len += (size_t)n;
+    l->lines++;
+}
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct btc_config
+config(const char *endpoint, const char *token)
+{
+    struct btc_config cfg;
+
+    btc_cfg_defaults(&cfg);
+    cfg.endpoint = endpoint;
+    cfg.token = token;
+    return cfg;
+}
+
+#define REPORT "{\"uuid\":\"x\"}"
+
+static int
+submit(const struct btc_config *cfg, const struct btc_http_attachment *atts, size_t n,
+       struct logbuf *log, struct btc_http_result *res)
+{
+    return btc_http_submit(cfg, REPORT, strlen(REPORT), atts, n, now_ns() + 2000000000LL,
+                           collect_log, log, res);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    memset(&g_mock, 0, sizeof(g_mock));
+    g_mock.nosignal = g_mock.verify_peer = g_mock.verify_host = -1;
+    return 0;
+}
+
+/* ---- URL --------------------------------------------------------------- */
+
+static void
+expect_url(const char *endpoint, const char *token, const char *want)
+{
+    char *url = NULL;
+
+    assert_int_equal(btc_http_url(endpoint, token, &url), 0);
+    assert_string_equal(url, want);
+    free(url);
+}
+
+static void
+test_url_appends_post_with_token_and_format(void **state)
+{
+    (void)state;
+    expect_url("https://host:6098", "abc123", "https://host:6098/post?token=abc123&format=json");
+}
+
+static void
+test_url_encodes_the_token(void **state)
+{
+    (void)state;
+    expect_url("https://host", "a b&c", "https://host/post?token=a%20b%26c&format=json");
+    expect_url("https://host", "x=y/z?#+%",
+               "https://host/post?token=x%3Dy%2Fz%3F%23%2B%25&format=json");
+    expect_url("https://host", "-._~AZaz09", "https://host/post?token=-._~AZaz09&format=json");
+}
+
+static void
+test_url_does_not_double_a_trailing_slash(void **state)
+{
+    (void)state;
+    expect_url("https://host:6098/", "t", "https://host:6098/post?token=t&format=json");
+}
+
+static void
+test_url_keeps_submit_backtrace_io_even_with_a_token(void **state)
+{
+    (void)state;
+    expect_url("https://submit.backtrace.io/universe/0123abcd/json", "other",
+               "https://submit.backtrace.io/universe/0123abcd/json");
+}
+
+static void
+test_url_without_a_token_is_the_endpoint(void **state)
+{
+    (void)state;
+    expect_url("https://host:6098/", NULL, "https://host:6098/");
+    expect_url("https://host:6098", "", "https://host:6098");
+}
+
+static void
+test_url_rejects_a_null_endpoint(void **state)
+{
+    char *url = NULL;
+
+    (void)state;
+    assert_int_equal(btc_http_url(NULL, "t", &url), -EINVAL);
+    assert_null(url);
+}
+
+/* ---- redaction --------------------------------------------------------- */
+
+static void
+expect_redacted(const char *text, const char *token, const char *want)
+{
+    char *s = btc_http_redact(text, token);
+
+    assert_non_null(s);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+static void
+test_redact_replaces_the_raw_and_the_encoded_token(void **state)
+{
+    (void)state;
+    expect_redacted("https://host/post?token=" TOKEN_ENC "&format=json", TOKEN,
+                    "https://host/post?token=REDACTED&format=json");
+    expect_redacted("bad token " TOKEN " and " TOKEN_ENC " twice " TOKEN, TOKEN,
+                    "bad token REDACTED and REDACTED twice REDACTED");
+}
+
+static void
+test_redact_hides_the_token_segment_of_submit_backtrace_io(void **state)
+{
+    (void)state;
+    expect_redacted("https://submit.backtrace.io/universe/0123abcd/json", NULL,
+                    "https://submit.backtrace.io/universe/REDACTED/json");
+}
+
+static void
+test_redact_hides_a_url_password(void **state)
+{
+    (void)state;
+    expect_redacted("https://user:pw@host/post", NULL, "https://user:REDACTED@host/post");
+}
+
+static void
+test_redact_without_secrets_keeps_the_text(void **state)
+{
+    (void)state;
+    expect_redacted("https://host:6098/post?x=1", NULL, "https://host:6098/post?x=1");
+    expect_redacted("https://host:6098/post?x=1", "", "https://host:6098/post?x=1");
+}
+
+/* ---- classification and options (mocked transfer) ---------------------- */
+
+static void
+test_submit_200_is_sent_with_the_rxid(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.status = 200;
+    g_mock.body = "{\"response\":\"ok\",\"_rxid\":\"0a1b2c\"}";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_int_equal(res.status, 200);
+    assert_string_equal(res.rxid, "0a1b2c");
+    assert_string_equal(res.error, "");
+    assert_string_equal(g_mock.url, "http://host/post?token=0123abcd&format=json");
+    assert_non_null(strstr(log.text, "rxid 0a1b2c"));
+}
+
+static void
+test_submit_200_with_another_body_is_sent_without_rxid(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.status = 200;
+    g_mock.body = "<html>fine</html>";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_string_equal(res.rxid, "");
+}
+
+static void
+expect_outcome(long status, enum btc_http_outcome want)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    char text[32];
+
+    setup(NULL);
+    g_mock.status = status;
+    g_mock.body = "{\"response\":\"error\"}";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, want);
+    assert_int_equal(res.status, status);
+    assert_string_equal(res.rxid, "");
+    snprintf(text, sizeof(text), "HTTP %ld", status);
+    assert_string_equal(res.error, text);
+}
+
+static void
+test_submit_4xx_but_429_is_rejected(void **state)
+{
+    (void)state;
+    expect_outcome(400, BTC_HTTP_REJECTED);
+    expect_outcome(401, BTC_HTTP_REJECTED);
+    expect_outcome(403, BTC_HTTP_REJECTED);
+    expect_outcome(404, BTC_HTTP_REJECTED);
+    expect_outcome(413, BTC_HTTP_REJECTED);
+    expect_outcome(499, BTC_HTTP_REJECTED);
+}
+
+static void
+test_submit_429_5xx_and_other_statuses_are_retried(void **state)
+{
+    (void)state;
+    expect_outcome(429, BTC_HTTP_RETRY);
+    expect_outcome(500, BTC_HTTP_RETRY);
+    expect_outcome(502, BTC_HTTP_RETRY);
+    expect_outcome(503, BTC_HTTP_RETRY);
+    expect_outcome(201, BTC_HTTP_RETRY);
+    expect_outcome(204, BTC_HTTP_RETRY);
+    expect_outcome(302, BTC_HTTP_RETRY);
+}
+
+static void
+test_submit_network_error_is_retried_with_curls_text(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.rc = CURLE_COULDNT_CONNECT;
+    g_mock.errtext = "Failed to connect to host port 80 after 0 ms: Connection refused";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_RETRY);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.error, g_mock.errtext);
+    assert_non_null(strstr(log.text, "Connection refused"));
+}
+
+static void
+test_submit_error_without_curl_text_uses_curl_easy_strerror(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.rc = CURLE_OPERATION_TIMEDOUT;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_RETRY);
+    assert_string_equal(res.error, curl_easy_strerror(CURLE_OPERATION_TIMEDOUT));
+}
+
+static void
+test_submit_never_shows_the_token_in_logs_or_errors(void **state)
+{
+    struct btc_config cfg = config("http://host/", TOKEN);
+    struct btc_http_attachment att = {.path = "/nonexistent/" TOKEN, .name = "x.log"};
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.rc = CURLE_COULDNT_RESOLVE_HOST;
+    /* As if curl echoed the URL: it must not reach anyone as it is. */
+    g_mock.errtext = "bad http://host/post?token=" TOKEN_ENC " (" TOKEN ")";
+    assert_int_equal(submit(&cfg, &att, 1, &log, &res), 0);
+    assert_string_equal(g_mock.url, "http://host/post?token=" TOKEN_ENC "&format=json");
+    assert_true(log.lines >= 3); /* skipped attachment, POST, failure */
+    assert_non_null(strstr(log.text, "POST http://host/post?token=REDACTED&format=json"));
+    assert_null(strstr(log.text, TOKEN));
+    assert_null(strstr(log.text, TOKEN_ENC));
+    assert_null(strstr(res.error, TOKEN));
+    assert_null(strstr(res.error, TOKEN_ENC));
+    assert_non_null(strstr(res.error, "REDACTED"));
+}
+
+static void
+test_submit_sets_nosignal_timeouts_and_tls_verification(void **state)
+{
+    struct btc_config cfg = config("https://host", "0123abcd");
+    struct btc_http_result res;
+    int64_t before = now_ns();
+
+    (void)state;
+    g_mock.status = 200;
+    assert_int_equal(btc_http_submit(&cfg, REPORT, strlen(REPORT), NULL, 0, before + 1500000000LL,
+                                     NULL, NULL, &res),
+                     0);
+    assert_int_equal(g_mock.performs, 1);
+    assert_int_equal(g_mock.nosignal, 1);
+    assert_int_equal(g_mock.quick_exit, 1);
+    /* The time left when the transfer starts, never more. */
+    assert_true(g_mock.timeout_ms > 1000 && g_mock.timeout_ms <= 1500);
+    assert_true(g_mock.connect_timeout_ms > 0 && g_mock.connect_timeout_ms <= g_mock.timeout_ms);
+    assert_int_equal(g_mock.verify_peer, 1);
+    assert_int_equal(g_mock.verify_host, 2);
+}
+
+static void
+test_submit_ignore_ssl_certificate_turns_verification_off(void **state)
+{
+    struct btc_config cfg = config("https://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    cfg.ignore_ssl_certificate = true;
+    g_mock.status = 200;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(g_mock.verify_peer, 0);
+    assert_int_equal(g_mock.verify_host, 0);
+}
+
+static void
+test_submit_does_not_start_with_less_than_50_ms_left(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res = {.status = 12345};
+
+    (void)state;
+    assert_int_equal(btc_http_submit(&cfg, REPORT, strlen(REPORT), NULL, 0, now_ns() + 20000000LL,
+                                     NULL, NULL, &res),
+                     -ETIMEDOUT);
+    assert_int_equal(
+        btc_http_submit(&cfg, REPORT, strlen(REPORT), NULL, 0, now_ns() - 1, NULL, NULL, &res),
+        -ETIMEDOUT);
+    assert_int_equal(g_mock.performs, 0);
+    assert_int_equal(res.status, 12345); /* untouched */
+}
+
+static void
+test_submit_rejects_a_missing_endpoint(void **state)
+{
+    struct btc_config cfg = config(NULL, "t");
+    struct btc_http_result res;
+
+    (void)state;
+    assert_int_equal(btc_http_submit(&cfg, REPORT, strlen(REPORT), NULL, 0, now_ns() + 1000000000LL,
+                                     NULL, NULL, &res),
+                     -EINVAL);
+    assert_int_equal(g_mock.performs, 0);
+}
+
+static void
+test_submit_sends_upload_file_then_each_attachment_once(void **state)
+{
+    char dir[] = "/tmp/btc-test-http-XXXXXX", a[64], b[64], c[64];
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/a.log", dir);
+    snprintf(b, sizeof(b), "%s/b.log", dir);
+    snprintf(c, sizeof(c), "%s/missing.log", dir);
+    assert_non_null(f = fopen(a, "w"));
+    fputs("aaa", f);
+    fclose(f);
+    assert_non_null(f = fopen(b, "w"));
+    fputs("bb", f);
+    fclose(f);
+    struct btc_http_attachment atts[] = {
+        {.path = a, .name = "a.log"}, {.path = b, .name = "a.log"}, /* same name: skipped */
+        {.path = c, .name = NULL},    /* unreadable: skipped; name from the path */
+        {.path = b, .name = NULL},    /* name from the path: b.log */
+        {.path = dir, .name = "dir"}, /* not a regular file: skipped */
+    };
+    g_mock.status = 200;
+    assert_int_equal(submit(&cfg, atts, 5, &log, &res), 0);
+    assert_int_equal(g_mock.nparts, 3);
+    assert_string_equal(g_mock.parts[0], "upload_file");
+    assert_string_equal(g_mock.parts[1], "attachment_a.log");
+    assert_string_equal(g_mock.parts[2], "attachment_b.log");
+    assert_non_null(strstr(log.text, "attachment a.log skipped"));
+    assert_non_null(strstr(log.text, "attachment missing.log skipped: cannot open"));
+    assert_non_null(strstr(log.text, "attachment dir skipped"));
+    assert_non_null(strstr(log.text, ", 2 attachments (5 bytes)"));
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_appends_post_with_token_and_format),
+        cmocka_unit_test(test_url_encodes_the_token),
+        cmocka_unit_test(test_url_does_not_double_a_trailing_slash),
+        cmocka_unit_test(test_url_keeps_submit_backtrace_io_even_with_a_token),
+        cmocka_unit_test(test_url_without_a_token_is_the_endpoint),
+        cmocka_unit_test(test_url_rejects_a_null_endpoint),
+        cmocka_unit_test(test_redact_replaces_the_raw_and_the_encoded_token),
+        cmocka_unit_test(test_redact_hides_the_token_segment_of_submit_backtrace_io),
+        cmocka_unit_test(test_redact_hides_a_url_password),
+        cmocka_unit_test(test_redact_without_secrets_keeps_the_text),
+        cmocka_unit_test_setup(test_submit_200_is_sent_with_the_rxid, setup),
+        cmocka_unit_test_setup(test_submit_200_with_another_body_is_sent_without_rxid, setup),
+        cmocka_unit_test_setup(test_submit_4xx_but_429_is_rejected, setup),
+        cmocka_unit_test_setup(test_submit_429_5xx_and_other_statuses_are_retried, setup),
+        cmocka_unit_test_setup(test_submit_network_error_is_retried_with_curls_text, setup),
+        cmocka_unit_test_setup(test_submit_error_without_curl_text_uses_curl_easy_strerror, setup),
+        cmocka_unit_test_setup(test_submit_never_shows_the_token_in_logs_or_errors, setup),
+        cmocka_unit_test_setup(test_submit_sets_nosignal_timeouts_and_tls_verification, setup),
+        cmocka_unit_test_setup(test_submit_ignore_ssl_certificate_turns_verification_off, setup),
+        cmocka_unit_test_setup(test_submit_does_not_start_with_less_than_50_ms_left, setup),
+        cmocka_unit_test_setup(test_submit_rejects_a_missing_endpoint, setup),
+        cmocka_unit_test_setup(test_submit_sends_upload_file_then_each_attachment_once, setup),
+    };
+
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
