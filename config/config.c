@@ -277,6 +277,7 @@ btc_cfg_load(btc_cfg_lookup_fn lookup, void *lookup_ctx, btc_cfg_warn_fn warn, v
     load_bool(&l, "BACKTRACE_COLLECT_SOURCE_CODE", &c.collect_source_code);
     load_path(&l, "BACKTRACE_DATABASE_PATH", &c.database_path);
     load_path(&l, "BACKTRACE_HELPER_PATH", &c.helper_path);
+    load_path(&l, "BACKTRACE_LIBRARY_PATH", &c.library_path);
     *ret_cfg = c;
     return l.rejected;
 }

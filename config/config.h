@@ -22,6 +22,7 @@ struct btc_config {
     const char *attachments;     /* raw ':'-separated paths */
     const char *database_path;   /* NULL: use btc_cfg_default_database_path() */
     const char *helper_path;     /* BACKTRACE_HELPER_PATH; NULL: next to the library */
+    const char *library_path;    /* BACKTRACE_LIBRARY_PATH (btcrash run); NULL: next to it */
     uint32_t timeout_ms;
     uint32_t context_line_count;
     uint32_t tab_width;

@@ -1,0 +1,143 @@
+/* cmd_flush: `btcrash flush`, every pending report of the crash database
+ * submitted now, one line per report saying what happened. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+#include "deliver.h"
+#include "http.h"
+
+static const char g_usage[] = "btcrash flush";
+
+static const char g_help[] =
+    "usage: btcrash flush\n"
+    "\n"
+    "Submit every pending report of the crash database to BACKTRACE_ENDPOINT now,\n"
+    "oldest first, each within BACKTRACE_TIMEOUT, and print one line per report:\n"
+    "  ID sent (rxid RXID)            accepted by the server;\n"
+    "  ID rejected (HTTP STATUS)      refused (4xx); kept, never sent again;\n"
+    "  ID still pending: ERROR        a network error, a time-out, 429 or 5xx;\n"
+    "                                 kept for the next flush.\n"
+    "Reports that were sent or rejected before are left alone.\n"
+    "\n"
+    "environment:\n"
+    "  BACKTRACE_ENDPOINT       where to submit (required here)\n"
+    "  BACKTRACE_TOKEN          the submission token, if the endpoint needs one\n"
+    "  BACKTRACE_TIMEOUT        seconds allowed per report (default 4)\n"
+    "  BACKTRACE_IGNORE_SSL_CERTIFICATE  skip TLS verification (default 0)\n"
+    "  BACKTRACE_DEBUG_BACKTRACE         print every submission step to stderr\n"
+    "  BACKTRACE_DATABASE_PATH  the crash database (default: $XDG_STATE_HOME/btcrash,\n"
+    "                           else $HOME/.local/state/btcrash, else\n"
+    "                           /tmp/btcrash-$UID)\n"
+    "\n"
+    "exit status: 0 when every report tried was sent or rejected (or there was\n"
+    "nothing to send); 1 when a report is still pending, no endpoint is set or the\n"
+    "database cannot be read; 2 for bad arguments.\n";
+
+struct tally {
+    int done;    /* sent or rejected */
+    int pending; /* tried and still pending */
+};
+
+static void
+debug_line(const char *line, void *ctx)
+{
+    (void)ctx;
+    fputs("btcrash flush: ", stderr);
+    btc_cli_put_safe(stderr, line, "");
+    fputc('\n', stderr);
+}
+
+static void
+report_done(const char *uuid, int err, const struct btc_http_result *res, void *ctx)
+{
+    struct tally *t = ctx;
+
+    if (err < 0 || !res) {
+        printf("%s still pending: %s\n", uuid, strerror(err < 0 ? -err : EIO));
+        t->pending++;
+    } else if (res->outcome == BTC_HTTP_SENT) {
+        printf("%s sent", uuid);
+        if (res->rxid[0]) {
+            fputs(" (rxid ", stdout);
+            btc_cli_put_safe(stdout, res->rxid, "");
+            fputc(')', stdout);
+        }
+        fputc('\n', stdout);
+        t->done++;
+    } else if (res->outcome == BTC_HTTP_REJECTED) {
+        printf("%s rejected (HTTP %ld)\n", uuid, res->status);
+        t->done++;
+    } else {
+        printf("%s still pending: ", uuid);
+        btc_cli_put_safe(stdout, res->error[0] ? res->error : NULL, "not accepted");
+        fputc('\n', stdout);
+        t->pending++;
+    }
+    /* One line as each report finishes, even into a pipe. */
+    fflush(stdout);
+}
+
+int
+btc_cli_flush(int argc, char **argv)
+{
+    struct btc_db_entry *entries = NULL;
+    struct tally t = {0, 0};
+    struct btc_config cfg;
+    char dir[4096];
+    size_t n = 0, pending = 0;
+    int first, r;
+
+    r = btc_cli_parse_options(argc, argv, g_help, g_usage, &first);
+    if (r >= 0)
+        return r;
+    if (first < argc)
+        return btc_cli_usage_error(argv[0], g_usage, "unexpected argument '%s'", argv[first]);
+    btc_cli_load_config(&cfg);
+    if (btc_cli_database_dir(&cfg, dir, sizeof(dir)) < 0)
+        return BTC_CLI_EXIT_FAIL;
+    if (!cfg.endpoint) {
+        fprintf(stderr, "btcrash flush: no endpoint configured: set BACKTRACE_ENDPOINT "
+                        "(and BACKTRACE_TOKEN if it needs one); nothing was sent\n");
+        return BTC_CLI_EXIT_FAIL;
+    }
+
+    r = btc_db_list(dir, &entries, &n);
+    if (r == -ENOENT) {
+        printf("No pending reports: the crash database %s does not exist yet.\n", dir);
+        return BTC_CLI_EXIT_OK;
+    }
+    if (r < 0) {
+        fprintf(stderr, "btcrash flush: cannot read the crash database %s: %s\n", dir,
+                strerror(-r));
+        return BTC_CLI_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!entries[i].state || !strcmp(entries[i].state, "pending"))
+            pending++;
+    btc_db_entries_free(entries, n);
+    if (pending == 0) {
+        printf("No pending reports in %s.\n", dir);
+        return BTC_CLI_EXIT_OK;
+    }
+
+    r = btc_http_global_init();
+    if (r < 0) {
+        fprintf(stderr, "btcrash flush: libcurl could not be initialised\n");
+        return BTC_CLI_EXIT_FAIL;
+    }
+    /* No overall deadline: a person asked for every report, and each one
+     * is bounded by BACKTRACE_TIMEOUT on its own. */
+    r = btc_deliver_pending(dir, NULL, &cfg, cfg.timeout_ms, INT64_MAX,
+                            cfg.debug ? debug_line : NULL, NULL, report_done, &t);
+    if (r < 0) {
+        fprintf(stderr, "btcrash flush: cannot read the crash database %s: %s\n", dir,
+                strerror(-r));
+        return BTC_CLI_EXIT_FAIL;
+    }
+    return t.pending > 0 ? BTC_CLI_EXIT_FAIL : BTC_CLI_EXIT_OK;
+}

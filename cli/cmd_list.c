@@ -1,0 +1,160 @@
+/* cmd_list: `btcrash list`, the reports of the crash database as a table,
+ * oldest first. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "db.h"
+
+static const char g_usage[] = "btcrash list";
+
+static const char g_help[] =
+    "usage: btcrash list\n"
+    "\n"
+    "List the reports in the crash database, oldest first: ID, state, time of the\n"
+    "crash (local time), application, signal and the faulting thread's top frame.\n"
+    "\n"
+    "States: pending (stored, not accepted by a server yet: 'btcrash flush' sends\n"
+    "it), sent (accepted), rejected (the server refused it with the HTTP status\n"
+    "shown, e.g. \"rejected (400)\"; it is never sent again).\n"
+    "\n"
+    "environment:\n"
+    "  BACKTRACE_DATABASE_PATH  the crash database (default: $XDG_STATE_HOME/btcrash,\n"
+    "                           else $HOME/.local/state/btcrash, else\n"
+    "                           /tmp/btcrash-$UID)\n"
+    "\n"
+    "exit status: 0, also for an empty database; 1 when the database cannot be\n"
+    "read; 2 for bad arguments.\n";
+
+enum { COL_ID, COL_STATE, COL_TIME, COL_APP, COL_SIGNAL, COL_FRAME, NCOLS };
+
+static const char *const g_headers[NCOLS] = {"ID",          "STATE",  "TIME",
+                                             "APPLICATION", "SIGNAL", "TOP FRAME"};
+
+/* Replace control characters in place: the table's cells come from the
+ * crashed program and must neither drive the terminal nor break rows. */
+static char *
+sanitize(char *s)
+{
+    for (char *p = s; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return s;
+}
+
+/* The width of @s in columns, counting each UTF-8 sequence as one. */
+static size_t
+display_width(const char *s)
+{
+    size_t w = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            w++;
+    return w;
+}
+
+static void
+put_cell(const char *s, size_t width, bool last)
+{
+    fputs(s, stdout);
+    if (last)
+        return;
+    for (size_t w = display_width(s); w < width + 2; w++)
+        fputc(' ', stdout);
+}
+
+int
+btc_cli_list(int argc, char **argv)
+{
+    struct btc_db_entry *entries = NULL;
+    struct btc_config cfg;
+    char dir[4096];
+    size_t n = 0, width[NCOLS];
+    char *(*cells)[NCOLS] = NULL;
+    int first, r, status = BTC_CLI_EXIT_FAIL;
+
+    r = btc_cli_parse_options(argc, argv, g_help, g_usage, &first);
+    if (r >= 0)
+        return r;
+    if (first < argc)
+        return btc_cli_usage_error(argv[0], g_usage, "unexpected argument '%s'", argv[first]);
+    btc_cli_load_config(&cfg);
+    if (btc_cli_database_dir(&cfg, dir, sizeof(dir)) < 0)
+        return BTC_CLI_EXIT_FAIL;
+
+    r = btc_db_list(dir, &entries, &n);
+    if (r == -ENOENT) {
+        printf("No reports: the crash database %s does not exist yet.\n", dir);
+        return BTC_CLI_EXIT_OK;
+    }
+    if (r < 0) {
+        fprintf(stderr, "btcrash list: cannot read the crash database %s: %s\n", dir, strerror(-r));
+        return BTC_CLI_EXIT_FAIL;
+    }
+    if (n == 0) {
+        printf("No reports in the crash database %s.\n", dir);
+        return BTC_CLI_EXIT_OK;
+    }
+
+    cells = calloc(n, sizeof(*cells));
+    if (!cells)
+        goto oom;
+    for (size_t c = 0; c < NCOLS; c++)
+        width[c] = strlen(g_headers[c]);
+    for (size_t i = 0; i < n; i++) {
+        struct btc_db_entry *e = &entries[i];
+        const char *state = e->state ? e->state : "pending";
+        char when[64] = "-";
+        time_t t = (time_t)e->timestamp;
+        struct tm tm;
+
+        if (e->timestamp > 0 && localtime_r(&t, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        if (!strcmp(state, "rejected") && e->http_status > 0)
+            r = asprintf(&cells[i][COL_STATE], "rejected (%ld)", e->http_status);
+        else
+            r = asprintf(&cells[i][COL_STATE], "%s", state);
+        if (r < 0) {
+            cells[i][COL_STATE] = NULL;
+            goto oom;
+        }
+        cells[i][COL_ID] = strdup(e->uuid);
+        cells[i][COL_TIME] = strdup(when);
+        cells[i][COL_APP] = strdup(e->application ? e->application : "-");
+        cells[i][COL_SIGNAL] = strdup(e->classifier ? e->classifier : "-");
+        cells[i][COL_FRAME] = strdup(e->top_frame ? e->top_frame : "-");
+        for (size_t c = 0; c < NCOLS; c++) {
+            if (!cells[i][c])
+                goto oom;
+            sanitize(cells[i][c]);
+            if (display_width(cells[i][c]) > width[c])
+                width[c] = display_width(cells[i][c]);
+        }
+    }
+    for (size_t c = 0; c < NCOLS; c++)
+        put_cell(g_headers[c], width[c], c == NCOLS - 1);
+    fputc('\n', stdout);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < NCOLS; c++)
+            put_cell(cells[i][c], width[c], c == NCOLS - 1);
+        fputc('\n', stdout);
+    }
+    status = BTC_CLI_EXIT_OK;
+    goto done;
+oom:
+    fprintf(stderr, "btcrash list: out of memory\n");
+done:
+    if (cells) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t c = 0; c < NCOLS; c++)
+                free(cells[i][c]);
+        free(cells);
+    }
+    btc_db_entries_free(entries, n);
+    return status;
+}
