@@ -25,6 +25,14 @@ int btc_cli_list(int argc, char **argv);
 int btc_cli_show(int argc, char **argv);
 int btc_cli_flush(int argc, char **argv);
 
+/*
+ * Callbacks for btc_cfg_load, btc_cfg_default_database_path and
+ * btc_report_build, shared with the crash helper: look @name up with getenv;
+ * write a warning line to stderr as it is. @ctx is unused.
+ */
+const char *btc_cli_getenv(const char *name, void *ctx);
+void btc_cli_warn_stderr(const char *line, size_t len, void *ctx);
+
 /**
  * Fill @ret_cfg from the environment (getenv), printing each rejected value
  * as one line on stderr. Call once per process so warnings appear once.

@@ -79,13 +79,6 @@ keep_warning(const char *line, size_t len, void *ctx)
     }
 }
 
-static const char *
-lookup_env(const char *name, void *ctx)
-{
-    (void)ctx;
-    return getenv(name);
-}
-
 static bool
 is_regular_readable(const char *path)
 {
@@ -146,7 +139,7 @@ btc_cli_run(int argc, char **argv)
     if (first >= argc)
         return btc_cli_usage_error(argv[0], g_usage, "no PROGRAM to run");
 
-    btc_cfg_load(lookup_env, NULL, keep_warning, &w, &cfg);
+    btc_cfg_load(btc_cli_getenv, NULL, keep_warning, &w, &cfg);
     if (cfg.library_path) {
         if (!is_regular_readable(cfg.library_path)) {
             fprintf(stderr, "btcrash run: BACKTRACE_LIBRARY_PATH=%s: %s\n", cfg.library_path,

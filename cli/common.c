@@ -8,15 +8,15 @@
 
 #include "cli.h"
 
-static const char *
-lookup_env(const char *name, void *ctx)
+const char *
+btc_cli_getenv(const char *name, void *ctx)
 {
     (void)ctx;
     return getenv(name);
 }
 
-static void
-warn_stderr(const char *line, size_t len, void *ctx)
+void
+btc_cli_warn_stderr(const char *line, size_t len, void *ctx)
 {
     (void)ctx;
     fwrite(line, 1, len, stderr);
@@ -25,7 +25,7 @@ warn_stderr(const char *line, size_t len, void *ctx)
 void
 btc_cli_load_config(struct btc_config *ret_cfg)
 {
-    btc_cfg_load(lookup_env, NULL, warn_stderr, NULL, ret_cfg);
+    btc_cfg_load(btc_cli_getenv, NULL, btc_cli_warn_stderr, NULL, ret_cfg);
 }
 
 int
@@ -41,7 +41,7 @@ btc_cli_database_dir(const struct btc_config *cfg, char *buf, size_t size)
         strcpy(buf, cfg->database_path);
         return 0;
     }
-    r = btc_cfg_default_database_path(lookup_env, NULL, getuid(), buf, size);
+    r = btc_cfg_default_database_path(btc_cli_getenv, NULL, getuid(), buf, size);
     if (r < 0) {
         fprintf(stderr, "btcrash: the default database path is too long (from XDG_STATE_HOME or "
                         "HOME); set BACKTRACE_DATABASE_PATH\n");

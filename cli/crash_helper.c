@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "cli.h"
 #include "clock.h"
 #include "crash_helper.h"
 #include "config.h"
@@ -21,20 +22,6 @@
 #include "json_util.h"
 #include "print.h"
 #include "report.h"
-
-static const char *
-lookup_env(const char *name, void *ctx)
-{
-    (void)ctx;
-    return getenv(name);
-}
-
-static void
-warn_stderr(const char *line, size_t len, void *ctx)
-{
-    (void)ctx;
-    fwrite(line, 1, len, stderr);
-}
 
 /* The crashed process inherited descriptors into us (all those without
  * close-on-exec), and blocked every signal before exec'ing us. */
@@ -303,7 +290,7 @@ btc_helper_main(void)
 
     sanitize_process();
     /* The library already reported bad values at start-up: stay quiet. */
-    btc_cfg_load(lookup_env, NULL, NULL, NULL, &cfg);
+    btc_cfg_load(btc_cli_getenv, NULL, NULL, NULL, &cfg);
     /* curl's one-time set-up (OpenSSL's included) before the clock matters. */
     if (cfg.endpoint && btc_http_global_init() < 0)
         fprintf(stderr, "btcrash: curl_global_init failed; the report can only be stored\n");
@@ -321,7 +308,7 @@ btc_helper_main(void)
                 strerror(-r));
         goto out;
     }
-    report = btc_report_build(rec, cap, &cfg, warn_stderr, NULL);
+    report = btc_report_build(rec, cap, &cfg, btc_cli_warn_stderr, NULL);
     if (!report) {
         fprintf(stderr, "btcrash: could not build the report: out of memory\n");
         goto out;
@@ -334,7 +321,7 @@ btc_helper_main(void)
 
     dir = cfg.database_path;
     if (!dir) {
-        r = btc_cfg_default_database_path(lookup_env, NULL, getuid(), dbdir, sizeof(dbdir));
+        r = btc_cfg_default_database_path(btc_cli_getenv, NULL, getuid(), dbdir, sizeof(dbdir));
         dir = r < 0 ? NULL : dbdir;
     }
     /* Copies first, so the report can say which attachments are missing,

@@ -8,9 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "fileio.h"
 #include "json_util.h"
 
 struct range {
@@ -181,59 +180,6 @@ merge_ranges(struct file *f)
     return 0;
 }
 
-/*
- * Read @path whole, if it is a regular file no larger than @max. O_NONBLOCK
- * so that a FIFO planted at a source path cannot hang the helper.
- */
-static int
-slurp(const char *path, size_t max, char **ret_data, size_t *ret_len)
-{
-    struct stat st;
-    size_t len = 0;
-    char *data = NULL;
-    int fd, r;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-        r = -EFBIG;
-        goto fail;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (!data) {
-        r = -ENOMEM;
-        goto fail;
-    }
-    /* Read what fstat promised and no more: a file growing meanwhile is cut. */
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    data[len] = '\0';
-    *ret_data = data;
-    *ret_len = len;
-    return 0;
-fail:
-    close(fd);
-    free(data);
-    return r;
-}
-
 /* The offset just past the line starting at @pos (memchr, not strcspn: a
  * source file may hold NUL bytes). */
 static size_t
@@ -260,7 +206,11 @@ load_file(struct btc_source *s, struct file *f, const struct btc_source_opts *op
      * file. */
     if (f->path[0] != '/' || !f->nclusters)
         return 0;
-    if (slurp(f->path, max, &data, &len) < 0)
+    /* Only a regular file no larger than @max (O_NONBLOCK inside: a FIFO
+     * planted at a source path cannot hang the helper), read no further
+     * than its size at open: a file growing meanwhile is cut. */
+    if (btc_file_read_at(AT_FDCWD, f->path, max, BTC_FILE_REGULAR | BTC_FILE_SNAPSHOT, &data,
+                         &len) < 0)
         return 0; /* unreadable: the entries keep only the path */
 
     for (size_t c = 0; c < f->nclusters && r >= 0; c++) {

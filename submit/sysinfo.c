@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "json_util.h"
 #include "signals.h"
 #include "uuid.h"
@@ -22,57 +23,12 @@
  * a hostile argv from exhausting the helper. */
 #define CMDLINE_MAX (256u * 1024u)
 
+/* Any file, symbolic links followed, cut at @max bytes: the /proc files
+ * read here report a size of 0, so only reading tells their length. */
 static int
 read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
-    size_t len = 0, cap = 4096;
-    char *data = malloc(cap + 1);
-    int fd, r;
-
-    if (!data)
-        return -ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        goto fail;
-    }
-    for (;;) {
-        ssize_t n;
-
-        if (len == cap) {
-            char *bigger;
-
-            if (cap >= max)
-                break;
-            cap = cap * 2 > max ? max : cap * 2;
-            bigger = realloc(data, cap + 1);
-            if (!bigger) {
-                r = -ENOMEM;
-                goto fail;
-            }
-            data = bigger;
-        }
-        n = read(fd, data + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    data[len] = '\0';
-    *ret_data = data;
-    *ret_len = len;
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    free(data);
-    return r;
+    return btc_file_read_at(AT_FDCWD, path, max, 0, ret_data, ret_len);
 }
 
 int

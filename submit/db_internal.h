@@ -1,0 +1,71 @@
+/* db_internal: what the files of the db module share (db.c, db_list.c,
+ * db_attach.c, db_prune.c); not part of db.h's contract. Helper process
+ * and btcrash command. */
+#ifndef BTCRASH_DB_INTERNAL_H
+#define BTCRASH_DB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/** Whether @uuid may name files in the database: hex digits and '-' only. */
+bool btc_db_uuid_is_safe(const char *uuid);
+
+/**
+ * Open the database directory @dir, creating it (and its parents) first
+ * when @create: writers create it, readers must not leave an empty database
+ * behind.
+ *
+ * Returns: the directory's descriptor, or -errno: -EPERM when another user
+ *          owns it and others may write to it.
+ */
+int btc_db_open_dir(const char *dir, bool create);
+
+/**
+ * Create a temporary file for @name in @dirfd, its name written to @tmp
+ * (@size bytes; 256 are enough). Finish it with btc_db_commit_temp.
+ *
+ * Returns: the file's descriptor, or -errno.
+ */
+int btc_db_open_temp(int dirfd, const char *name, char *tmp, size_t size);
+
+/**
+ * Make the file @fd from btc_db_open_temp @name in @dirfd, durably.
+ *
+ * Returns: 0 or -errno. Closes @fd in every case, and removes @tmp on
+ *          failure.
+ */
+int btc_db_commit_temp(int dirfd, int fd, const char *tmp, const char *name);
+
+/**
+ * Read the database file @name in @dirfd whole, NUL-terminated; only a
+ * regular file, never through a symbolic link.
+ *
+ * Returns: 0, *ret_data (malloc'ed) and *ret_len, or -errno.
+ */
+int btc_db_read_at(int dirfd, const char *name, char **ret_data, size_t *ret_len);
+
+/**
+ * The state of @uuid in @dirfd, as btc_db_read_state, without checking
+ * that the report exists.
+ *
+ * Returns: 0 and *ret_state (a new reference), -EBADMSG, -errno.
+ */
+int btc_db_read_state_at(int dirfd, const char *uuid, json_t **ret_state);
+
+/**
+ * Claim @uuid in @dirfd, as btc_db_claim.
+ *
+ * Returns: 0 and *ret_fd, -EBUSY, -errno.
+ */
+int btc_db_claim_at(int dirfd, const char *uuid, int *ret_fd);
+
+/**
+ * Delete @uuid's report, attachments and state in @dirfd, as btc_db_remove.
+ *
+ * Returns: 0, -ENOENT when none of them was there, -errno.
+ */
+int btc_db_remove_at(int dirfd, const char *uuid);
+
+#endif
