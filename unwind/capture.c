@@ -90,7 +90,9 @@ stop_threads(struct capture_state *st)
         return r;
     if (r < 0) {
         c->ptrace_ok = false;
-        if (asprintf(&c->ptrace_error, "%s: %s", call ? call : "ptrace", strerror(-r)) < 0) {
+        if (asprintf(&c->ptrace_error, "%s: %s", call ? call : "ptrace",
+                     r == -EBUSY ? "every thread is traced by another process" : strerror(-r)) <
+            0) {
             c->ptrace_error = NULL;
             return -ENOMEM;
         }
@@ -116,10 +118,16 @@ stop_threads(struct capture_state *st)
         if (r < 0)
             return r;
     }
-    c->ptrace_ok = unstopped == 0;
-    if (unstopped > 0 &&
-        asprintf(&c->ptrace_error, "ptrace(PTRACE_INTERRUPT): %zu thread(s) did not stop in time",
-                 unstopped) < 0) {
+    c->ptrace_ok = unstopped == 0 && st->tracees.nunseized == 0;
+    if (unstopped > 0)
+        r = asprintf(&c->ptrace_error,
+                     "ptrace(PTRACE_INTERRUPT): %zu thread(s) did not stop in time", unstopped);
+    else if (st->tracees.nunseized > 0)
+        r = asprintf(&c->ptrace_error,
+                     "ptrace(PTRACE_SEIZE): %zu thread(s) could not be seized, %zu of them traced "
+                     "by another process",
+                     st->tracees.nunseized, st->tracees.nbusy);
+    if (r < 0) {
         c->ptrace_error = NULL;
         return -ENOMEM;
     }
@@ -209,6 +217,9 @@ symbolize_thread(struct capture_state *st, size_t i, struct btc_thread *t)
     r = btc_unwind_thread_name(c->pid, t->tid, &t->name);
     if (r == -ENOMEM)
         return r;
+    /* A thread that has exited since it was unwound keeps its frames; it
+     * only has no name. */
+    r = 0;
     for (size_t k = 0; k < raw->n && r == 0; k++) {
         const struct btc_unwind_raw_frame *f = &raw->frames[k];
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -43,6 +44,28 @@ push_tracee(struct btc_unwind_tracees *ts, int tid)
         ts->cap = cap;
     }
     ts->t[ts->n++] = (struct btc_unwind_tracee){.tid = tid};
+    return 0;
+}
+
+static bool
+was_unseized(const struct btc_unwind_tracees *ts, int tid)
+{
+    for (size_t i = 0; i < ts->nunseized; i++)
+        if (ts->unseized[i] == tid)
+            return true;
+    return false;
+}
+
+static int
+push_unseized(struct btc_unwind_tracees *ts, int tid, bool busy)
+{
+    int *v = realloc(ts->unseized, (ts->nunseized + 1) * sizeof(*v));
+
+    if (!v)
+        return -ENOMEM;
+    ts->unseized = v;
+    ts->unseized[ts->nunseized++] = tid;
+    ts->nbusy += busy;
     return 0;
 }
 
@@ -105,20 +128,46 @@ fail:
     return r;
 }
 
+static bool
+has_tracer(int pid, int tid)
+{
+    char path[64], line[128];
+    bool traced = false;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+    f = fopen(path, "re");
+    if (!f)
+        return false;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "TracerPid:", 10) == 0) {
+            traced = strtol(line + 10, NULL, 10) > 0;
+            break;
+        }
+    }
+    fclose(f);
+    return traced;
+}
+
 /* PTRACE_SEIZE, not PTRACE_ATTACH: ATTACH stops the thread with a SIGSTOP,
  * and if we died before detaching, that SIGSTOP could leave the whole process
  * group-stopped, i.e. hung forever instead of dying. A seized thread is
- * simply released when its tracer exits. */
+ * simply released when its tracer exits. Returns -EBUSY for EPERM on a
+ * thread that another process traces. */
 static int
-seize(int tid, bool retry_eperm, int64_t start_ns, int64_t deadline_ns)
+seize(int pid, int tid, bool retry_eperm, int64_t start_ns, int64_t deadline_ns)
 {
     for (;;) {
         int64_t now;
 
         if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) == 0)
             return 0;
-        if (errno != EPERM || !retry_eperm)
+        if (errno != EPERM)
             return -errno;
+        if (has_tracer(pid, tid))
+            return -EBUSY;
+        if (!retry_eperm)
+            return -EPERM;
         now = btc_unwind_now_ns();
         if (now - start_ns >= SEIZE_EPERM_RETRY_NS || now >= deadline_ns)
             return -EPERM;
@@ -198,18 +247,25 @@ btc_unwind_tracees_stop(int pid, int64_t deadline_ns, struct btc_unwind_tracees 
             goto fail;
         }
         for (size_t i = 0; i < ntids; i++) {
-            if (has_tid(&ts, tids[i]))
+            if (has_tid(&ts, tids[i]) || was_unseized(&ts, tids[i]))
                 continue;
-            r = seize(tids[i], ts.n == 0, start, deadline_ns);
+            r = seize(pid, tids[i], ts.n == 0, start, deadline_ns);
             if (r == -ESRCH)
                 continue; /* exited before we got to it */
+            if (r < 0 && ts.n == 0 && r != -EBUSY) {
+                free(tids);
+                call = "ptrace(PTRACE_SEIZE)";
+                goto fail;
+            }
             if (r < 0) {
-                if (ts.n == 0) {
+                /* One odd thread must not cost us the others. */
+                r = push_unseized(&ts, tids[i], r == -EBUSY);
+                if (r < 0) {
                     free(tids);
-                    call = "ptrace(PTRACE_SEIZE)";
+                    call = "malloc";
                     goto fail;
                 }
-                continue; /* one odd thread must not cost us the others */
+                continue;
             }
             r = push_tracee(&ts, tids[i]);
             if (r < 0) {
@@ -227,7 +283,7 @@ btc_unwind_tracees_stop(int pid, int64_t deadline_ns, struct btc_unwind_tracees 
             break;
     }
     if (ts.n == 0) {
-        r = -ESRCH;
+        r = ts.nbusy > 0 ? -EBUSY : -ESRCH;
         call = "ptrace(PTRACE_SEIZE)";
         goto fail;
     }
@@ -293,6 +349,8 @@ btc_unwind_tracees_detach(struct btc_unwind_tracees *ts)
             ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(uintptr_t)t->pending_sig);
     }
     free(ts->t);
+    free(ts->unseized);
     ts->t = NULL;
-    ts->n = ts->cap = 0;
+    ts->unseized = NULL;
+    ts->n = ts->cap = ts->nunseized = ts->nbusy = 0;
 }

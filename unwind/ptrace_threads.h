@@ -22,20 +22,33 @@ struct btc_unwind_tracees {
     struct btc_unwind_tracee *t; /* seized threads, /proc/PID/task order */
     size_t n;
     size_t cap;
+    /* Threads PTRACE_SEIZE failed on (not counting those that exited), and
+     * how many of them another process traces already: a debugger, or the
+     * helper of another report from the same process. */
+    int *unseized;
+    size_t nunseized;
+    size_t nbusy;
 };
 
 /**
  * Seize and interrupt every thread of @pid, rescanning /proc/PID/task until
  * no new thread appears, and wait until each is stopped or @deadline_ns
  * (CLOCK_MONOTONIC) has passed. Threads that exit meanwhile are marked gone.
- * PTRACE_SEIZE failing with EPERM is retried for about 100 ms, because the
- * crashed process grants us PR_SET_PTRACER only after spawning us.
+ *
+ * Until a first thread is seized, PTRACE_SEIZE failing with EPERM is retried
+ * for about 100 ms, because the crashed process grants us PR_SET_PTRACER
+ * only after spawning us; but not for a thread that already has a tracer
+ * (TracerPid in its status), where waiting cannot help: such a thread is
+ * skipped at once and counted in nbusy. Concurrent API reports from one
+ * process meet exactly that, each helper finding threads the others hold.
+ * A thread that cannot be seized after another was is skipped as well.
  *
  * Returns: 0 with @ret filled (some threads may be left unstopped at the
- *          deadline; release them with btc_unwind_tracees_detach), or -errno
- *          when no thread could be seized (nothing to detach then); for a
- *          PTRACE_SEIZE failure *ret_call is "ptrace(PTRACE_SEIZE)", otherwise
- *          the failing call.
+ *          deadline, or unseized; release them with
+ *          btc_unwind_tracees_detach), or -errno when no thread could be
+ *          seized (nothing to detach then): -EBUSY when every thread has
+ *          another tracer. For a PTRACE_SEIZE failure *ret_call is
+ *          "ptrace(PTRACE_SEIZE)", otherwise the failing call.
  * Context: helper process.
  */
 int btc_unwind_tracees_stop(int pid, int64_t deadline_ns, struct btc_unwind_tracees *ret,
