@@ -13,10 +13,14 @@
 
 #define BTC_PATH_MAX 4096
 
-/* Filled by the constructor, read-only once handlers are installed. */
+/* Filled by the constructor. Afterwards only btcrash_initialize (in
+ * libbtcrash-api.so, which gets a pointer to this) changes it, and only the
+ * fields marked "published": each with one atomic store (__atomic_store_n),
+ * because a signal handler may be reading them at that very moment. Readers
+ * on the crash path use __atomic_load_n. */
 struct btc_crash_plan {
-    uint32_t timeout_ms;
-    bool debug;
+    uint32_t timeout_ms; /* published */
+    bool debug;          /* published */
     /* BACKTRACE_HELPER_PATH, or NULL: then the helper is looked for next to
      * the library, whose directory is the first lib_dir_len bytes of lib_dir
      * (the dynamic loader's own copy of the path; it lives as long as the
@@ -25,7 +29,14 @@ struct btc_crash_plan {
     const char *helper_path;
     const char *lib_dir;
     size_t lib_dir_len;
-    char *const *envp; /* the helper's environment: LD_PRELOAD removed */
+    /* The helper's environment: the kept variables (LD_PRELOAD removed) with
+     * btcrash_initialize's overrides applied. Published: a new block is
+     * swapped in whole, and an old one is never freed (a handler may still
+     * be exec'ing with it). */
+    char *const *envp;
+    /* The kept variables as the constructor found them: what each
+     * btcrash_initialize call starts again from. Never changes. */
+    char *const *env_base;
 };
 
 extern struct btc_crash_plan btc_crash_plan;

@@ -36,8 +36,10 @@ sleep_ms(long ms)
 static void
 wait_for_owner(void)
 {
-    int64_t give_up = btc_crash_now_ns(CLOCK_MONOTONIC) +
-                      (int64_t)btc_crash_plan.timeout_ms * 1000000 + LOSER_GRACE_NS;
+    int64_t give_up =
+        btc_crash_now_ns(CLOCK_MONOTONIC) +
+        (int64_t)__atomic_load_n(&btc_crash_plan.timeout_ms, __ATOMIC_RELAXED) * 1000000 +
+        LOSER_GRACE_NS;
 
     while (!atomic_load(&g_done) && btc_crash_now_ns(CLOCK_MONOTONIC) < give_up)
         sleep_ms(10);

@@ -70,7 +70,9 @@ btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si
         rec->fault_address = (uint64_t)(uintptr_t)si->si_addr;
     rec->fault_time_ns = btc_crash_now_ns(CLOCK_REALTIME);
     rec->fault_mono_ns = btc_crash_now_ns(CLOCK_MONOTONIC);
-    rec->deadline_mono_ns = rec->fault_mono_ns + (int64_t)btc_crash_plan.timeout_ms * 1000000;
+    rec->deadline_mono_ns =
+        rec->fault_mono_ns +
+        (int64_t)__atomic_load_n(&btc_crash_plan.timeout_ms, __ATOMIC_RELAXED) * 1000000;
 
     /* DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip. */
     static const int map[BTC_REG_COUNT] = {

@@ -76,6 +76,21 @@ struct btc_crash_record {
 
 enum {
     BTC_RECORD_F_TIMED_OUT_OTHERS = 1u << 0, /* other threads were crashing too */
+    /* A report from the C API (btcrash_report_send), not a crash: signo is
+     * 0, the registers and stack are those btcrash_report_capture_stack
+     * recorded, the report's own data is a JSON object on BTC_USERDATA_FD,
+     * and the helper answers with a JSON object on BTC_NOTIFY_FD. */
+    BTC_RECORD_F_API = 1u << 1,
 };
+
+/* API reports only: a memfd holding the user data, one JSON object:
+ *   {"attributes": {flat primitives}, "annotations": {...},
+ *    "log": [{"ts": seconds, "msg": text}], "attachments": [paths],
+ *    "error": {"type": "Exception"|"Message", "classifier": text|absent,
+ *              "message": text|absent}}
+ * and the helper's answer on BTC_NOTIFY_FD, one JSON object then EOF:
+ *   {"outcome": "sent"|"pending"|"stored"|"rejected"|"failed",
+ *    "uuid": ..., "rxid": ..., "http_status": N, "error": text} */
+#define BTC_USERDATA_FD 5
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "helper_path.h"
 #include "sys.h"
 #include "strbuf.h"
 
@@ -63,40 +64,6 @@ btc_crash_fd_high(int fd)
     return hi < 0 ? -errno : hi;
 }
 
-#ifndef BTCRASH_HELPER_RELPATH
-#define BTCRASH_HELPER_RELPATH "../bin/btcrash"
-#endif
-
-/* The places the helper may be, relative to the library's directory: the
- * build tree and an install whose libdir is one level below the prefix, an
- * install with a deeper (multiarch) libdir, and the same directory. */
-static const char *const k_helper_relpaths[] = {"../bin/btcrash", BTCRASH_HELPER_RELPATH,
-                                                "btcrash"};
-#define NCANDIDATES (sizeof(k_helper_relpaths) / sizeof(k_helper_relpaths[0]))
-
-/* Candidate @i's path in @buf; false when there is no such candidate.
- * Crash path: string building only. */
-static bool
-helper_candidate(size_t i, char *buf, size_t size)
-{
-    const struct btc_crash_plan *p = &btc_crash_plan;
-    struct btc_strbuf b;
-
-    btc_strbuf_init(&b, buf, size);
-    if (p->helper_path) {
-        if (i > 0)
-            return false;
-        btc_strbuf_puts(&b, p->helper_path);
-    } else {
-        if (i >= NCANDIDATES || !p->lib_dir)
-            return false;
-        btc_strbuf_putn(&b, p->lib_dir, p->lib_dir_len);
-        btc_strbuf_putc(&b, '/');
-        btc_strbuf_puts(&b, k_helper_relpaths[i]);
-    }
-    return !b.overflow;
-}
-
 /* Runs in the child, which shares the parent's memory until execve
  * (CLONE_VM | CLONE_VFORK): it may only place descriptors and exec. The
  * signal mask stays fully blocked across execve; the helper unblocks itself,
@@ -114,9 +81,12 @@ child_main(void *arg)
         btc_sys_exit(126);
     /* On the child's own stack (g_child_stack), which is large enough. */
     char path[BTC_PATH_MAX];
-    for (size_t i = 0; helper_candidate(i, path, sizeof(path)); i++) {
+    /* btcrash_initialize may publish a new environment at any time; the
+     * pointer is swapped atomically and the old block is never freed. */
+    char *const *envp = __atomic_load_n(&btc_crash_plan.envp, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; btc_helper_path_candidate(&btc_crash_plan, i, path, sizeof(path)); i++) {
         char *argv[] = {path, mode, NULL};
-        btc_sys_execve(path, argv, btc_crash_plan.envp);
+        btc_sys_execve(path, argv, envp);
     }
     btc_sys_exit(127);
 }
@@ -212,7 +182,9 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
         char path[BTC_PATH_MAX];
         btc_crash_say("no helper could be started; tried",
-                      helper_candidate(0, path, sizeof(path)) ? path : "nothing", -1);
+                      btc_helper_path_candidate(&btc_crash_plan, 0, path, sizeof(path)) ? path
+                                                                                        : "nothing",
+                      -1);
         r = -ENOENT;
     } else if (WIFSIGNALED(status)) {
         btc_crash_say("the helper was killed by signal", NULL, WTERMSIG(status));

@@ -35,7 +35,9 @@ say(const char *line)
 
 /* The helper sits at a fixed place relative to this library, in the build
  * tree (lib/ beside bin/) and in the install tree alike. Only the library's
- * directory is noted here; execve tries the candidates at crash time. */
+ * directory is noted here; execve tries the candidates at crash time. The
+ * directory is noted even when BACKTRACE_HELPER_PATH names the helper: the
+ * C API loads libbtcrash-api.so from it. */
 static void
 plan_helpers(const struct btc_config *cfg)
 {
@@ -43,10 +45,7 @@ plan_helpers(const struct btc_config *cfg)
     const char *slash;
     char cwd[BTC_PATH_MAX];
 
-    if (cfg->helper_path) {
-        btc_crash_plan.helper_path = cfg->helper_path;
-        return;
-    }
+    btc_crash_plan.helper_path = cfg->helper_path;
     if (!dladdr((void *)plan_helpers, &info) || !info.dli_fname || !info.dli_fname[0])
         return;
     slash = btc_str_rchr(info.dli_fname, '/');
@@ -92,13 +91,18 @@ btcrash_preload_init(void)
     if (env.in_helper)
         return;
     btc_cfg_load(btc_helper_env_lookup, &env, warn_stderr, NULL, &cfg);
-    if (cfg.disable_global_handler)
-        return;
 
+    /* Planned even without handlers: the C API sends through the same
+     * helper, with the same environment, and finds its runtime by the
+     * library's directory. */
     btc_crash_plan.timeout_ms = cfg.timeout_ms;
     btc_crash_plan.debug = cfg.debug;
     btc_crash_plan.envp = env.vars;
+    btc_crash_plan.env_base = env.vars;
     plan_helpers(&cfg);
+    if (cfg.disable_global_handler)
+        return;
+
     r = btc_handlers_ensure_altstack();
     if (r < 0 && cfg.debug)
         say("btcrash: no alternate signal stack; a stack overflow will not be reported\n");
