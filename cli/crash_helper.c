@@ -1,8 +1,12 @@
 /* crash_helper: see crash_helper.h. Runs in the helper process while the
- * crashed process waits in its signal handler, until the record's deadline. */
+ * crashed process waits in its signal handler, until the record's deadline;
+ * or, for a C API report, while the calling thread waits in
+ * btcrash_report_send. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +22,15 @@
 #include "crash_record.h"
 #include "db.h"
 #include "deliver.h"
+#include "helper_api.h"
 #include "http.h"
 #include "json_util.h"
 #include "print.h"
 #include "report.h"
 
 /* The crashed process inherited descriptors into us (all those without
- * close-on-exec), and blocked every signal before exec'ing us. */
+ * close-on-exec), and blocked every signal before exec'ing us. The user data
+ * descriptor is kept until the record says whether it is one. */
 static void
 sanitize_process(void)
 {
@@ -33,7 +39,7 @@ sanitize_process(void)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
-    close_range(BTC_NOTIFY_FD + 1, ~0u, 0);
+    close_range(BTC_USERDATA_FD + 1, ~0u, 0);
 }
 
 /* Tell the crashed process it need not wait for us any longer: it re-raises
@@ -98,21 +104,6 @@ log_stderr(const char *line, void *ctx)
     fprintf(stderr, "btcrash: %s\n", line);
 }
 
-/* Say in the report's "Crash" annotation which attachments were left out. */
-static int
-note_attachment_problems(json_t *report, json_t *problems)
-{
-    json_t *crash = json_object_get(json_object_get(report, "annotations"), "Crash");
-
-    if (!json_is_object(crash))
-        return 0;
-    if (json_array_size(problems) == 0) {
-        json_object_del(crash, "attachments");
-        return 0;
-    }
-    return json_object_set(crash, "attachments", problems) < 0 ? -ENOMEM : 0;
-}
-
 static const char *
 basename_of(const char *path)
 {
@@ -121,31 +112,83 @@ basename_of(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* The attachment files of a report, in the order they are taken: an API
+ * report's own (which may contain ':'), then BACKTRACE_ATTACHMENTS. */
+struct paths {
+    char **v;
+    size_t n;
+};
+
+static void
+paths_free(struct paths *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
+static int
+paths_add(struct paths *p, const char *path, size_t len)
+{
+    char **v = realloc(p->v, (p->n + 1) * sizeof(*v));
+
+    if (!v)
+        return -ENOMEM;
+    p->v = v;
+    p->v[p->n] = strndup(path, len);
+    if (!p->v[p->n])
+        return -ENOMEM;
+    p->n++;
+    return 0;
+}
+
+static int
+paths_collect(json_t *userdata, const char *config, struct paths *ret)
+{
+    struct paths p = {0};
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(json_object_get(userdata, "attachments"), i, v)
+    {
+        if (paths_add(&p, json_string_value(v), json_string_length(v)) < 0)
+            goto fail;
+    }
+    /* Empty elements ("a::b", a trailing ':') name no file. */
+    for (const char *s = config ? config : ""; *s;) {
+        size_t len = strcspn(s, ":");
+
+        if (len > 0 && paths_add(&p, s, len) < 0)
+            goto fail;
+        s += len;
+        s += *s == ':';
+    }
+    *ret = p;
+    return 0;
+fail:
+    paths_free(&p);
+    return -ENOMEM;
+}
+
 /*
- * The original files of @paths (':'-separated) as parts, for a report that
- * could not be stored; @problems (may be NULL) gets a note for each one
- * btc_http_submit will skip. The parts point into *@ret_buf, which the caller frees.
+ * The original files of @paths as parts, for a report that could not be
+ * stored; @problems (may be NULL) gets a note for each one btc_http_submit
+ * will skip. The parts point into @paths.
  */
 static int
-original_attachments(const char *paths, json_t *problems, char **ret_buf,
+original_attachments(const struct paths *paths, json_t *problems,
                      struct btc_http_attachment **ret_atts, size_t *ret_n)
 {
     struct btc_http_attachment *atts = NULL;
-    char *buf, *save = NULL;
-    size_t n = 0, max = 1;
+    size_t n = 0;
 
-    buf = strdup(paths ? paths : "");
-    if (!buf)
+    atts = calloc(paths->n + 1, sizeof(*atts));
+    if (!atts)
         return -ENOMEM;
-    for (const char *p = buf; *p; p++)
-        max += *p == ':';
-    atts = calloc(max, sizeof(*atts));
-    if (!atts) {
-        free(buf);
-        return -ENOMEM;
-    }
-    for (char *path = strtok_r(buf, ":", &save); path; path = strtok_r(NULL, ":", &save)) {
-        const char *name = basename_of(path);
+    for (size_t k = 0; k < paths->n; k++) {
+        const char *path = paths->v[k], *name = basename_of(path);
         const char *why = NULL;
         struct stat st;
         char note[512];
@@ -179,7 +222,6 @@ original_attachments(const char *paths, json_t *problems, char **ret_buf,
         atts[n].name = name;
         n++;
     }
-    *ret_buf = buf;
     *ret_atts = atts;
     *ret_n = n;
     return 0;
@@ -207,6 +249,44 @@ print_outcome(const char *uuid, int err, const struct btc_http_result *res, bool
         fprintf(stderr, "btcrash: report %s %s: %s\n", uuid, keep, res->error);
 }
 
+/* Fill the API answer with the outcome of a delivery attempt (@err, @res),
+ * for a report that was @stored or not. A report neither stored nor sent
+ * has failed; @store_error says why it was not stored. */
+static void
+answer_delivery(struct btc_helper_answer *a, int err, const struct btc_http_result *res,
+                bool stored, const char *store_error)
+{
+    char why[512];
+
+    why[0] = '\0';
+    if (err == -ETIMEDOUT)
+        snprintf(why, sizeof(why), "no time left to send it");
+    else if (err == -EBUSY)
+        snprintf(why, sizeof(why), "it is being sent by another process");
+    else if (err < 0)
+        snprintf(why, sizeof(why), "%s", strerror(-err));
+    else if (res->outcome != BTC_HTTP_SENT)
+        snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "not accepted");
+    if (err == 0) {
+        a->http_status = res->status;
+        snprintf(a->rxid, sizeof(a->rxid), "%s", res->rxid);
+    }
+    if (err == 0 && res->outcome == BTC_HTTP_SENT)
+        a->outcome = "sent";
+    else if (!stored)
+        a->outcome = "failed";
+    else if (err == 0 && res->outcome == BTC_HTTP_REJECTED)
+        a->outcome = "rejected";
+    else
+        a->outcome = "pending";
+    if (a->outcome[0] == 's')
+        a->error[0] = '\0';
+    else if (!stored)
+        snprintf(a->error, sizeof(a->error), "%s; sending it failed: %s", store_error, why);
+    else
+        snprintf(a->error, sizeof(a->error), "%s", why);
+}
+
 struct older {
     bool debug;
     int sent, rejected, kept;
@@ -228,22 +308,26 @@ on_older(const char *uuid, int err, const struct btc_http_result *res, void *ctx
 }
 
 /*
- * Endpoint mode: send the stored report @uuid, then older pending ones while
- * time is left. Returns the outcome of the new report's attempt.
+ * Endpoint mode: send the stored report @uuid, then (for a crash) older
+ * pending ones while time is left. Returns the outcome of the new report's
+ * attempt. @quiet: nothing on stderr but debug output.
  */
 static int
 deliver_stored(const char *dir, const char *uuid, const struct btc_config *cfg, int64_t deadline,
-               struct btc_http_result *ret)
+               bool api, bool quiet, struct btc_http_result *ret)
 {
     btc_http_log_fn log = cfg->debug ? log_stderr : NULL;
     struct older older = {.debug = cfg->debug};
     int r, n;
 
     r = btc_deliver_report(dir, uuid, cfg, deadline, log, NULL, ret);
-    print_outcome(uuid, r, ret, true);
+    if (!quiet)
+        print_outcome(uuid, r, ret, true);
     /* The server answered: worth offering it what earlier crashes left.
-     * After a network error or time-out, the next attempt would fare alike. */
-    if (r < 0 || ret->outcome == BTC_HTTP_RETRY)
+     * After a network error or time-out, the next attempt would fare alike.
+     * Not on an API call's time: the caller is waiting, and the backlog is
+     * for `btcrash flush` and the next crash. */
+    if (r < 0 || ret->outcome == BTC_HTTP_RETRY || api)
         return r;
     n = btc_deliver_pending(dir, uuid, cfg, cfg->timeout_ms, deadline, log, NULL, on_older, &older);
     if (n < 0 && cfg->debug)
@@ -254,22 +338,39 @@ deliver_stored(const char *dir, const char *uuid, const struct btc_config *cfg, 
     return r;
 }
 
-/* The report could not be stored: send it from memory, the last chance. */
+/* The report could not be stored: send it from memory, the last chance.
+ * Returns as btc_http_submit. */
 static int
 deliver_direct(json_t *report, const char *uuid, const struct btc_config *cfg,
-               const struct btc_http_attachment *atts, size_t natts, int64_t deadline)
+               const struct btc_http_attachment *atts, size_t natts, int64_t deadline, bool quiet,
+               struct btc_http_result *ret)
 {
-    struct btc_http_result res = {0};
     char *json = json_dumps(report, JSON_COMPACT);
     int r;
 
     if (!json)
         return -ENOMEM;
     r = btc_http_submit(cfg, json, strlen(json), atts, natts, deadline,
-                        cfg->debug ? log_stderr : NULL, NULL, &res);
-    print_outcome(uuid, r, &res, false);
+                        cfg->debug ? log_stderr : NULL, NULL, ret);
+    if (!quiet)
+        print_outcome(uuid, r, ret, false);
     free(json);
-    return r < 0 ? r : res.outcome == BTC_HTTP_SENT ? 0 : -EIO;
+    return r;
+}
+
+/* A line on stderr, unless @quiet; and for an API report the reason it
+ * failed, which the caller gets in the answer. */
+static void __attribute__((format(printf, 3, 4)))
+fail_line(struct btc_helper_answer *a, bool quiet, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(a->error, sizeof(a->error), fmt, ap);
+    va_end(ap);
+    a->outcome = "failed";
+    if (!quiet)
+        fprintf(stderr, "btcrash: %s\n", a->error);
 }
 
 int
@@ -279,55 +380,89 @@ btc_helper_main(void)
     struct btc_capture *cap = NULL;
     struct btc_http_attachment *atts = NULL;
     struct btc_http_result res = {0};
+    struct btc_helper_answer answer = {.outcome = "failed"};
     struct btc_config cfg;
-    char dbdir[4096];
-    const char *dir, *uuid;
-    char *stored = NULL, *paths_buf = NULL;
-    json_t *report = NULL, *copied = NULL, *problems = NULL, *state = NULL;
+    struct paths paths = {0};
+    char dbdir[4096], store_error[4200] = "";
+    const char *dir = NULL, *uuid;
+    char *stored = NULL;
+    json_t *report = NULL, *copied = NULL, *problems = NULL, *state = NULL, *userdata = NULL;
     size_t size = 0, natts = 0;
     int64_t deadline;
+    bool api, quiet;
     int r, status = 1;
 
     sanitize_process();
+    r = map_record(&rec, &size);
+    api = r == 0 && (rec->flags & BTC_RECORD_F_API);
+    if (!api)
+        close(BTC_USERDATA_FD); /* the crashed program's, if anything */
     /* The library already reported bad values at start-up: stay quiet. */
     btc_cfg_load(btc_cli_getenv, NULL, NULL, NULL, &cfg);
+    /* An API report is the program's business: stderr is the program's
+     * too, so only debug output goes there. */
+    quiet = api && !cfg.debug;
     /* curl's one-time set-up (OpenSSL's included) before the clock matters. */
-    if (cfg.endpoint && btc_http_global_init() < 0)
+    if (cfg.endpoint && btc_http_global_init() < 0 && !quiet)
         fprintf(stderr, "btcrash: curl_global_init failed; the report can only be stored\n");
 
-    r = map_record(&rec, &size);
     if (r < 0) {
         fprintf(stderr, "btcrash: no valid crash record on descriptor %d: %s\n", BTC_RECORD_FD,
                 strerror(-r));
         return 2;
     }
+    if (api) {
+        char why[512];
+
+        r = btc_helper_api_read_userdata(BTC_USERDATA_FD, &userdata, why, sizeof(why));
+        close(BTC_USERDATA_FD);
+        if (r < 0) {
+            fail_line(&answer, quiet, "%s", why);
+            goto out;
+        }
+    }
     deadline = send_deadline(rec, cfg.timeout_ms);
     r = btc_unwind_capture(rec, (const char *)rec + rec->header_size, &cap);
     if (r < 0) {
-        fprintf(stderr, "btcrash: could not capture the crashed process %d: %s\n", rec->pid,
-                strerror(-r));
-        goto out;
+        if (!quiet)
+            fprintf(stderr, "btcrash: could not capture the %s process %d: %s\n",
+                    api ? "calling" : "crashed", rec->pid, strerror(-r));
+        /* An API report is still worth its message and attributes; the
+         * report says that the stack is missing. */
+        if (!api)
+            goto out;
+        cap = NULL;
     }
-    report = btc_report_build(rec, cap, &cfg, btc_cli_warn_stderr, NULL);
+    if (api)
+        report = btc_report_build_api(rec, cap, &cfg, userdata, quiet ? NULL : btc_cli_warn_stderr,
+                                      NULL);
+    else
+        report = btc_report_build(rec, cap, &cfg, btc_cli_warn_stderr, NULL);
     if (!report) {
-        fprintf(stderr, "btcrash: could not build the report: out of memory\n");
+        fail_line(&answer, quiet, "could not build the report: out of memory");
         goto out;
     }
     uuid = json_string_value(json_object_get(report, "uuid"));
     if (!uuid) {
-        fprintf(stderr, "btcrash: the report has no uuid\n");
+        fail_line(&answer, quiet, "the report has no uuid");
         goto out;
     }
+    snprintf(answer.uuid, sizeof(answer.uuid), "%s", uuid);
 
     dir = cfg.database_path;
     if (!dir) {
         r = btc_cfg_default_database_path(btc_cli_getenv, NULL, getuid(), dbdir, sizeof(dbdir));
         dir = r < 0 ? NULL : dbdir;
     }
+    if (paths_collect(userdata, cfg.attachments, &paths) < 0) {
+        fail_line(&answer, quiet, "could not list the attachments: out of memory");
+        goto out;
+    }
     /* Copies first, so the report can say which attachments are missing,
      * and a later flush sends what the files held at crash time. */
-    if (dir && cfg.attachments) {
-        r = btc_db_copy_attachments(dir, uuid, cfg.attachments, &copied, &problems);
+    if (dir && paths.n > 0) {
+        r = btc_db_copy_attachment_paths(dir, uuid, (const char *const *)paths.v, paths.n, &copied,
+                                         &problems);
         if (r < 0) {
             copied = problems = NULL;
             if (cfg.debug)
@@ -337,14 +472,18 @@ btc_helper_main(void)
     }
     if (!problems)
         problems = json_array();
-    if (cfg.attachments && !copied) {
+    if (paths.n > 0 && !copied) {
         /* No copies: the originals will be sent from where they are. */
-        r = original_attachments(cfg.attachments, problems, &paths_buf, &atts, &natts);
-        if (r < 0)
+        r = original_attachments(&paths, problems, &atts, &natts);
+        if (r < 0) {
+            fail_line(&answer, quiet, "could not list the attachments: out of memory");
             goto out;
+        }
     }
-    if (note_attachment_problems(report, problems) < 0)
+    if (btc_report_note_attachments(report, api, problems) < 0) {
+        fail_line(&answer, quiet, "could not build the report: out of memory");
         goto out;
+    }
     if (cfg.debug) {
         size_t i;
         json_t *note;
@@ -355,24 +494,26 @@ btc_helper_main(void)
 
     r = dir ? btc_db_store(dir, report, &stored) : -ENAMETOOLONG;
     if (r < 0) {
-        fprintf(stderr, "btcrash: could not store the report in %s: %s%s\n", dir ? dir : "(none)",
-                strerror(-r), cfg.endpoint ? "; sending it directly" : "");
+        snprintf(store_error, sizeof(store_error), "could not store the report in %s: %s",
+                 dir ? dir : "(none)", strerror(-r));
+        if (!quiet)
+            fprintf(stderr, "btcrash: %s%s\n", store_error,
+                    cfg.endpoint ? "; sending it directly" : "");
         if (dir && copied)
             (void)btc_db_remove(dir, uuid);
         /* The copies are gone (or were never made): send the originals, and
          * let the report say what became of them, not of the copies. */
-        if (cfg.attachments) {
+        if (paths.n > 0) {
             free(atts);
-            free(paths_buf);
             atts = NULL;
-            paths_buf = NULL;
             natts = 0;
             json_decref(problems);
             problems = json_array();
-            if (!problems ||
-                original_attachments(cfg.attachments, problems, &paths_buf, &atts, &natts) < 0 ||
-                note_attachment_problems(report, problems) < 0)
+            if (!problems || original_attachments(&paths, problems, &atts, &natts) < 0 ||
+                btc_report_note_attachments(report, api, problems) < 0) {
+                fail_line(&answer, quiet, "%s; then out of memory", store_error);
                 goto out;
+            }
         }
     } else {
         status = 0;
@@ -381,7 +522,7 @@ btc_helper_main(void)
         /* btc_db_store wrote {"state":"pending"}: enough to be sent later,
          * but without the attachment list a flush would leave them out. */
         r = state ? btc_db_write_state(dir, uuid, state) : -ENOMEM;
-        if (r < 0)
+        if (r < 0 && !quiet)
             fprintf(stderr, "btcrash: could not record the attachments of report %s: %s\n", uuid,
                     strerror(-r));
     }
@@ -389,27 +530,38 @@ btc_helper_main(void)
     if (cfg.debug)
         btc_print_report(stderr, report, false);
     if (!cfg.endpoint) {
-        btc_print_summary(stderr, report, stored);
+        if (!quiet)
+            btc_print_summary(stderr, report, stored);
+        answer.outcome = stored ? "stored" : "failed";
+        snprintf(answer.error, sizeof(answer.error), "%s", stored ? "" : store_error);
     } else if (stored) {
         if (cfg.debug)
             fprintf(stderr, "btcrash: report stored as %s; sending it\n", stored);
-        (void)deliver_stored(dir, uuid, &cfg, deadline, &res);
-    } else if (deliver_direct(report, uuid, &cfg, atts, natts, deadline) == 0) {
-        status = 0;
+        r = deliver_stored(dir, uuid, &cfg, deadline, api, quiet, &res);
+        answer_delivery(&answer, r, &res, true, NULL);
+    } else {
+        r = deliver_direct(report, uuid, &cfg, atts, natts, deadline, quiet, &res);
+        if (r == 0 && res.outcome == BTC_HTTP_SENT)
+            status = 0;
+        answer_delivery(&answer, r, &res, false, store_error);
     }
 out:
     fflush(stderr);
-    release_crashed_process();
+    if (api)
+        (void)btc_helper_api_answer(BTC_NOTIFY_FD, &answer);
+    else
+        release_crashed_process();
     /* Bounding the database can wait until the crashed process is gone. */
     if (status == 0 && stored)
         (void)btc_db_prune(dir, uuid);
     free(stored);
     free(atts);
-    free(paths_buf);
+    paths_free(&paths);
     json_decref(state);
     json_decref(copied);
     json_decref(problems);
     json_decref(report);
+    json_decref(userdata);
     btc_capture_free(cap);
     if (rec)
         munmap((void *)rec, size);

@@ -117,6 +117,14 @@ int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths
                             json_t **ret_copied, json_t **ret_problems);
 
 /**
+ * As btc_db_copy_attachments, for the @npaths paths of the array @paths
+ * (none of them empty; a path may contain ':'), in that order: the first
+ * of two files with the same basename is copied.
+ */
+int btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *const *paths,
+                                 size_t npaths, json_t **ret_copied, json_t **ret_problems);
+
+/**
  * Enforce BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above), never
  * deleting @keep_uuid (may be NULL).
  *

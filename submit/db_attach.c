@@ -169,11 +169,11 @@ copy_file(int src, int attfd, const char *name)
 }
 
 int
-btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths, json_t **ret_copied,
-                        json_t **ret_problems)
+btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *const *paths,
+                             size_t npaths, json_t **ret_copied, json_t **ret_problems)
 {
     json_t *copied = json_array(), *problems = json_array();
-    char *list = NULL, *save = NULL, *name = NULL, *copy_path = NULL;
+    char *name = NULL, *copy_path = NULL;
     int dirfd = -1, attfd = -1, src = -1, r = 0;
 
     if (!copied || !problems) {
@@ -184,19 +184,15 @@ btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths, js
         r = -EINVAL;
         goto done;
     }
-    if (!paths || !*paths)
+    if (npaths == 0)
         goto done;
-    list = strdup(paths);
-    if (!list) {
-        r = -ENOMEM;
-        goto done;
-    }
     dirfd = btc_db_open_dir(dir, true);
     if (dirfd < 0) {
         r = dirfd;
         goto done;
     }
-    for (char *path = strtok_r(list, ":", &save); path; path = strtok_r(NULL, ":", &save)) {
+    for (size_t i = 0; i < npaths; i++) {
+        const char *path = paths[i];
         struct stat st;
         char d_name[128];
 
@@ -280,7 +276,6 @@ done:
     if (dirfd >= 0)
         close(dirfd);
     free(name);
-    free(list);
     if (r < 0) {
         json_decref(copied);
         json_decref(problems);
@@ -289,4 +284,32 @@ done:
     *ret_copied = copied;
     *ret_problems = problems;
     return 0;
+}
+
+int
+btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths, json_t **ret_copied,
+                        json_t **ret_problems)
+{
+    const char **v = NULL;
+    char *list = NULL, *save = NULL;
+    size_t n = 0, max = 1;
+    int r;
+
+    list = strdup(paths ? paths : "");
+    if (!list)
+        return -ENOMEM;
+    for (const char *p = list; *p; p++)
+        max += *p == ':';
+    v = calloc(max, sizeof(*v));
+    if (!v) {
+        free(list);
+        return -ENOMEM;
+    }
+    /* strtok_r: empty elements ("a::b", a trailing ':') name no file. */
+    for (char *path = strtok_r(list, ":", &save); path; path = strtok_r(NULL, ":", &save))
+        v[n++] = path;
+    r = btc_db_copy_attachment_paths(dir, uuid, v, n, ret_copied, ret_problems);
+    free(v);
+    free(list);
+    return r;
 }

@@ -106,6 +106,33 @@ print_frame(FILE *out, json_t *report, json_t *frame, size_t i, bool with_addres
     fputc('\n', out);
 }
 
+/* What happened, in words: " crashed: " for a crash, " reported an
+ * Exception: " for an API report (error.type other than "Crash"). */
+static void
+put_what_happened(FILE *out, json_t *report)
+{
+    json_t *attrs = json_object_get(report, "attributes");
+    const char *type = str(attrs, "error.type"), *msg = str(attrs, "error.message");
+
+    if (!type || strcmp(type, "Crash") == 0) {
+        fputs(" crashed: ", out);
+        put_safe(out, msg ? msg : "unknown error");
+        return;
+    }
+    fputs(" reported ", out);
+    put_safe(out, type);
+    fputs(msg ? ": " : "", out);
+    put_safe(out, msg ? msg : "");
+}
+
+static bool
+is_crash(json_t *report)
+{
+    const char *type = str(json_object_get(report, "attributes"), "error.type");
+
+    return !type || strcmp(type, "Crash") == 0;
+}
+
 static const char *
 program_name(json_t *report)
 {
@@ -121,15 +148,12 @@ program_name(json_t *report)
 void
 btc_print_summary(FILE *out, json_t *report, const char *stored_path)
 {
-    json_t *attrs = json_object_get(report, "attributes");
     json_t *stack = json_object_get(fault_thread(report), "stack");
-    const char *msg = str(attrs, "error.message");
     size_t n = json_array_size(stack);
 
     fputs("btcrash: ", out);
     put_safe(out, program_name(report));
-    fputs(" crashed: ", out);
-    put_safe(out, msg ? msg : "unknown error");
+    put_what_happened(out, report);
     fputc('\n', out);
     for (size_t i = 0; i < n && i < SUMMARY_FRAMES; i++)
         print_frame(out, report, json_array_get(stack, i), i, false, &g_plain);
@@ -194,8 +218,11 @@ print_thread(FILE *out, json_t *report, const char *tid, json_t *thread, const s
         put_safe(out, str(thread, "name"));
         fputc('"', out);
     }
-    fprintf(out, "%s%s%s%s\n", fault ? st->red : "", fault ? " (crashed)" : "", st->reset,
-            json_array_size(stack) ? "" : ": no frames");
+    fprintf(out, "%s%s%s%s\n", fault ? st->red : "",
+            !fault             ? ""
+            : is_crash(report) ? " (crashed)"
+                               : " (reported)",
+            st->reset, json_array_size(stack) ? "" : ": no frames");
     for (size_t i = 0; i < json_array_size(stack); i++)
         print_frame(out, report, json_array_get(stack, i), i, true, st);
     regs = json_object_get(json_array_get(stack, 0), "registers");
@@ -339,7 +366,7 @@ btc_print_report(FILE *out, json_t *report, bool color)
     json_t *attrs = json_object_get(report, "attributes");
     json_t *threads = json_object_get(report, "threads");
     json_int_t ts = json_integer_value(json_object_get(report, "timestamp"));
-    const char *main_tid = str(report, "mainThread"), *msg = str(attrs, "error.message");
+    const char *main_tid = str(report, "mainThread");
     const char **tids;
     char when[64] = "?";
     time_t t = (time_t)ts;
@@ -353,8 +380,7 @@ btc_print_report(FILE *out, json_t *report, bool color)
     fprintf(out, "%s\n", st->reset);
     fputs("  ", out);
     put_safe(out, program_name(report));
-    fputs(" crashed: ", out);
-    put_safe(out, msg ? msg : "unknown error");
+    put_what_happened(out, report);
     fprintf(out, "\n  at %s\n", when);
 
     /* The faulting thread first, then the others by tid. */

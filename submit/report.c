@@ -1,6 +1,6 @@
-/* report: assembles the Backtrace JSON crash report from the capture, the
- * crash record, /proc and the configuration. Field names follow the
- * Backtrace JSON crash format and backtrace-python. */
+/* report: assembles the Backtrace JSON report from the capture, the crash
+ * record, /proc and the configuration, and for C API reports the user data.
+ * Field names follow the Backtrace JSON crash format and backtrace-python. */
 #include "report.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "attrs.h"
+#include "capture.h"
 #include "json_util.h"
 #include "signals.h"
 #include "source.h"
@@ -95,7 +96,7 @@ build_frame(const struct btc_frame *fr, const char *source_id)
 
 static json_t *
 build_thread(const struct btc_thread *th, size_t t, const struct btc_source *src,
-             const struct btc_crash_record *rec)
+             const struct btc_crash_record *rec, bool api)
 {
     json_t *thread = json_object(), *stack = json_array();
 
@@ -107,8 +108,9 @@ build_thread(const struct btc_thread *th, size_t t, const struct btc_source *src
         if (!f)
             goto fail;
         /* The crashing thread's first frame is the faulting instruction
-         * (capture.h): it carries the registers of the fault. */
-        if (th->fault && i == 0 &&
+         * (capture.h): it carries the registers of the fault. An API
+         * report has no fault: its registers are btcrash's own. */
+        if (th->fault && i == 0 && !api &&
             (btc_json_set_bool(f, "faulted", true) < 0 ||
              btc_json_set(f, "registers", build_registers(rec)) < 0)) {
             json_decref(f);
@@ -156,7 +158,7 @@ build_bare_thread(const struct btc_crash_record *rec)
 
 static int
 add_threads(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
-            const struct btc_source *src)
+            const struct btc_source *src, bool api)
 {
     json_t *threads = json_object();
     char key[16];
@@ -168,7 +170,7 @@ add_threads(json_t *report, const struct btc_crash_record *rec, const struct btc
         main_tid = cap->threads[cap->fault_thread].tid;
     for (size_t t = 0; cap && t < cap->nthreads; t++) {
         snprintf(key, sizeof(key), "%d", cap->threads[t].tid);
-        if (btc_json_set(threads, key, build_thread(&cap->threads[t], t, src, rec)) < 0)
+        if (btc_json_set(threads, key, build_thread(&cap->threads[t], t, src, rec, api)) < 0)
             goto fail;
     }
     snprintf(key, sizeof(key), "%d", main_tid);
@@ -182,10 +184,54 @@ fail:
     return -ENOMEM;
 }
 
+/* Why threads or frames are missing: "note.capture" and "unwind" in @a. */
+static int
+add_capture_notes(json_t *a, const struct btc_capture *cap, bool api)
+{
+    json_t *unwind = NULL;
+
+    if (!cap) {
+        if (btc_json_set_str(a, "note.capture", "the stack could not be captured") < 0)
+            return -ENOMEM;
+    } else if (!cap->ptrace_ok) {
+        const char *why = cap->ptrace_error ? cap->ptrace_error : "ptrace unavailable";
+        char note[512];
+
+        /* Some threads may have been stopped, and are in the report. */
+        if (cap->nthreads > 1)
+            snprintf(note, sizeof(note), "some threads could not be stopped and are missing (%s)",
+                     why);
+        else
+            snprintf(note, sizeof(note),
+                     "only the %s thread was captured; other threads could not be stopped (%s)",
+                     api ? "calling" : "crashing", why);
+        if (btc_json_set_str(a, "note.capture", note) < 0)
+            return -ENOMEM;
+    }
+    /* Why a stack is shorter than it should be. */
+    for (size_t t = 0; cap && t < cap->nthreads; t++) {
+        const struct btc_thread *th = &cap->threads[t];
+        char key[16];
+
+        if (!th->error && !th->truncated)
+            continue;
+        if (!unwind && (!(unwind = json_object()) || json_object_set(a, "unwind", unwind) < 0))
+            goto fail;
+        snprintf(key, sizeof(key), "%d", th->tid);
+        if (btc_json_set_str(unwind, key, th->error ? th->error : "stopped at the frame limit") < 0)
+            goto fail;
+    }
+    json_decref(unwind);
+    return 0;
+fail:
+    json_decref(unwind);
+    return -ENOMEM;
+}
+
 static json_t *
 build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capture *cap)
 {
-    json_t *a = json_object(), *unwind = NULL;
+    json_t *a = json_object();
     const char *sig = btc_sig_name(rec->signo), *code = btc_sig_code_name(rec->signo, rec->si_code);
     char msg[256];
 
@@ -210,36 +256,10 @@ build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capt
         btc_json_set_str(a, "note.concurrent",
                          "other threads crashed at the same time; only this one was reported") < 0)
         goto fail;
-    if (!cap) {
-        if (btc_json_set_str(a, "note.capture", "the stack could not be captured") < 0)
-            goto fail;
-    } else if (!cap->ptrace_ok) {
-        char note[512];
-
-        snprintf(note, sizeof(note),
-                 "only the crashing thread was captured; other threads could not be stopped "
-                 "(%s)",
-                 cap->ptrace_error ? cap->ptrace_error : "ptrace unavailable");
-        if (btc_json_set_str(a, "note.capture", note) < 0)
-            goto fail;
-    }
-    /* Why a stack is shorter than it should be. */
-    for (size_t t = 0; cap && t < cap->nthreads; t++) {
-        const struct btc_thread *th = &cap->threads[t];
-        char key[16];
-
-        if (!th->error && !th->truncated)
-            continue;
-        if (!unwind && (!(unwind = json_object()) || json_object_set(a, "unwind", unwind) < 0))
-            goto fail;
-        snprintf(key, sizeof(key), "%d", th->tid);
-        if (btc_json_set_str(unwind, key, th->error ? th->error : "stopped at the frame limit") < 0)
-            goto fail;
-    }
-    json_decref(unwind);
+    if (add_capture_notes(a, cap, false) < 0)
+        goto fail;
     return a;
 fail:
-    json_decref(unwind);
     json_decref(a);
     return NULL;
 }
@@ -297,21 +317,6 @@ fail:
 }
 
 static int
-add_annotations(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap)
-{
-    json_t *a = json_object();
-
-    /* Environment variables are deliberately absent (DESIGN.md §3). */
-    if (!a || btc_json_set(a, "Crash", build_crash_annotation(rec, cap)) < 0 ||
-        btc_json_set(a, "Process", build_process_annotation(rec, cap)) < 0 ||
-        btc_json_set(a, "Memory Maps", build_maps_annotation(cap)) < 0) {
-        json_decref(a);
-        return -ENOMEM;
-    }
-    return btc_json_set(report, "annotations", a);
-}
-
-static int
 add_modules(json_t *report, const struct btc_capture *cap)
 {
     json_t *modules = json_array();
@@ -342,11 +347,119 @@ fail:
     return -ENOMEM;
 }
 
+/* libbtcrash.so, libbtcrash-api.so, and whatever suffix a version adds. */
+static bool
+is_btcrash_module(const char *path)
+{
+    const char *base = path ? strrchr(path, '/') : NULL;
+
+    base = base ? base + 1 : path;
+    return base && strncmp(base, "libbtcrash", strlen("libbtcrash")) == 0;
+}
+
+/* The capture as an API report shows it: the calling thread's stack without
+ * the leading frames of btcrash's own libraries, so that it starts at the
+ * caller of btcrash_report_capture_stack and no source text is spent on
+ * btcrash. Shallow: frames and strings remain @cap's; *@ret_threads is the
+ * copied thread array to free. */
+static int
+api_view(const struct btc_capture *cap, struct btc_capture *ret_view,
+         struct btc_thread **ret_threads)
+{
+    struct btc_thread *threads = NULL, *th;
+    size_t skip = 0;
+
+    *ret_threads = NULL;
+    *ret_view = *cap;
+    if (cap->fault_thread >= cap->nthreads)
+        return 0;
+    threads = malloc(cap->nthreads * sizeof(*threads));
+    if (!threads)
+        return -ENOMEM;
+    memcpy(threads, cap->threads, cap->nthreads * sizeof(*threads));
+    th = &threads[cap->fault_thread];
+    while (skip < th->nframes && is_btcrash_module(th->frames[skip].module))
+        skip++;
+    th->frames += skip;
+    th->nframes -= skip;
+    ret_view->threads = threads;
+    *ret_threads = threads;
+    return 0;
+}
+
+static int
+add_user_annotations(json_t *a, json_t *userdata)
+{
+    json_t *log = json_object_get(userdata, "log"),
+           *user = json_object_get(userdata, "annotations");
+    const char *key;
+    json_t *v;
+
+    if (json_is_array(log) && json_array_size(log) > 0 &&
+        btc_json_set(a, "Log", json_incref(log)) < 0)
+        return -ENOMEM;
+    /* Last: the user's keys win over ours (DESIGN.md §3). */
+    json_object_foreach(user, key, v)
+    {
+        if (btc_json_set(a, key, json_incref(v)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int
+add_annotations(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
+                json_t *userdata)
+{
+    json_t *a = json_object(), *notes = NULL;
+
+    if (!a)
+        return -ENOMEM;
+    /* Environment variables are deliberately absent (DESIGN.md §3). */
+    if (!userdata) {
+        if (btc_json_set(a, "Crash", build_crash_annotation(rec, cap)) < 0 ||
+            btc_json_set(a, "Process", build_process_annotation(rec, cap)) < 0 ||
+            btc_json_set(a, "Memory Maps", build_maps_annotation(cap)) < 0)
+            goto fail;
+        return btc_json_set(report, "annotations", a);
+    }
+    notes = json_object();
+    if (!notes || btc_json_set(a, "Process", build_process_annotation(rec, cap)) < 0 ||
+        btc_json_set(a, "Memory Maps", build_maps_annotation(cap)) < 0 ||
+        add_capture_notes(notes, cap, true) < 0)
+        goto fail;
+    if (json_object_size(notes) > 0 && btc_json_set(a, "btcrash", json_incref(notes)) < 0)
+        goto fail;
+    if (add_user_annotations(a, userdata) < 0)
+        goto fail;
+    json_decref(notes);
+    return btc_json_set(report, "annotations", a);
+fail:
+    json_decref(notes);
+    json_decref(a);
+    return -ENOMEM;
+}
+
+/* error.type and error.message of an API report (DESIGN.md §3, §8). */
+static int
+add_api_error(json_t *attrs, json_t *userdata)
+{
+    json_t *error = json_object_get(userdata, "error");
+    const char *type = json_string_value(json_object_get(error, "type"));
+    json_t *msg = json_object_get(error, "message");
+
+    if (btc_json_set_str(attrs, "error.type", type && *type ? type : "Exception") < 0)
+        return -ENOMEM;
+    if (json_is_string(msg) && btc_json_set(attrs, "error.message", json_incref(msg)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 static int
 add_attributes(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
-               const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx)
+               const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn, void *warn_ctx)
 {
-    json_t *attrs = json_object();
+    json_t *attrs = json_object(), *user = json_object_get(userdata, "attributes");
     int r;
 
     if (!attrs)
@@ -356,6 +469,11 @@ add_attributes(json_t *report, const struct btc_crash_record *rec, const struct 
      * malformed variable costs only the user attributes, never the report. */
     if (r >= 0)
         r = btc_attrs_from_text(attrs, cfg->attributes_json, warn, warn_ctx);
+    /* An API report's own values win over the environment's. */
+    if (r != -ENOMEM && userdata)
+        r = add_api_error(attrs, userdata);
+    if (r != -ENOMEM && json_is_object(user))
+        r = btc_attrs_flatten(attrs, user, "the report's attributes", warn, warn_ctx);
     if (r == -ENOMEM) {
         json_decref(attrs);
         return r;
@@ -363,9 +481,40 @@ add_attributes(json_t *report, const struct btc_crash_record *rec, const struct 
     return btc_json_set(report, "attributes", attrs);
 }
 
-json_t *
-btc_report_build(const struct btc_crash_record *rec, const struct btc_capture *cap,
-                 const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx)
+static int
+add_classifiers(json_t *report, const struct btc_crash_record *rec, json_t *userdata)
+{
+    const char *sig = btc_sig_name(rec->signo);
+    json_t *classifier, *classifiers;
+    char signum[32];
+
+    if (userdata) {
+        classifier = json_object_get(json_object_get(userdata, "error"), "classifier");
+        if (!json_is_string(classifier) || json_string_length(classifier) == 0)
+            return 0;
+        classifiers = json_array();
+        if (!classifiers || btc_json_append(classifiers, json_incref(classifier)) < 0) {
+            json_decref(classifiers);
+            return -ENOMEM;
+        }
+        return btc_json_set(report, "classifiers", classifiers);
+    }
+    if (!sig) {
+        snprintf(signum, sizeof(signum), "signal %d", rec->signo);
+        sig = signum;
+    }
+    classifiers = json_array();
+    if (!classifiers || btc_json_append(classifiers, btc_json_str(sig)) < 0) {
+        json_decref(classifiers);
+        return -ENOMEM;
+    }
+    return btc_json_set(report, "classifiers", classifiers);
+}
+
+/* Both kinds of report; @userdata is NULL for a crash. */
+static json_t *
+build(const struct btc_crash_record *rec, const struct btc_capture *cap,
+      const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn, void *warn_ctx)
 {
     struct btc_source_opts sopts = {
         .collect = cfg->collect_source_code,
@@ -374,26 +523,26 @@ btc_report_build(const struct btc_crash_record *rec, const struct btc_capture *c
     };
     struct btc_source *src = NULL;
     static const struct btc_capture no_capture;
-    json_t *report = json_object(), *classifiers = NULL;
-    const char *sig = btc_sig_name(rec->signo);
-    char uuid[BTC_UUID_STR_LEN + 1], signum[32];
+    struct btc_capture view;
+    struct btc_thread *view_threads = NULL;
+    bool api = userdata != NULL;
+    json_t *report = json_object();
+    char uuid[BTC_UUID_STR_LEN + 1];
     long long timestamp = rec->fault_time_ns > 0 ? rec->fault_time_ns / 1000000000 : time(NULL);
 
     if (!report)
         return NULL;
+    if (api && cap) {
+        if (api_view(cap, &view, &view_threads) < 0)
+            goto fail;
+        cap = &view;
+    }
     /* A missing random source is no reason to lose the crash; a uuid is
      * still needed to store it. */
     if (btc_uuid_v4(uuid) < 0)
         snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%04x%08x",
                  (unsigned)rec->pid & 0xffff, (unsigned)timestamp);
-    if (!sig) {
-        snprintf(signum, sizeof(signum), "signal %d", rec->signo);
-        sig = signum;
-    }
     if (btc_source_new(cap ? cap : &no_capture, &sopts, &src) < 0)
-        goto fail;
-    classifiers = json_array();
-    if (!classifiers || btc_json_append(classifiers, btc_json_str(sig)) < 0)
         goto fail;
     if (btc_json_set_str(report, "uuid", uuid) < 0 ||
         btc_json_set_int(report, "timestamp", timestamp) < 0 ||
@@ -401,18 +550,127 @@ btc_report_build(const struct btc_crash_record *rec, const struct btc_capture *c
         btc_json_set_str(report, "langVersion", cap ? cap->lang_version : NULL) < 0 ||
         btc_json_set_str(report, "agent", "btcrash") < 0 ||
         btc_json_set_str(report, "agentVersion", BTCRASH_VERSION) < 0 ||
-        add_threads(report, rec, cap, src) < 0 || btc_json_set(report, "arch", build_arch()) < 0 ||
-        btc_json_set(report, "classifiers", json_incref(classifiers)) < 0 ||
-        add_attributes(report, rec, cap, cfg, warn, warn_ctx) < 0 ||
-        add_annotations(report, rec, cap) < 0 || add_modules(report, cap) < 0 ||
+        add_threads(report, rec, cap, src, api) < 0 ||
+        (!api && btc_json_set(report, "arch", build_arch()) < 0) ||
+        add_classifiers(report, rec, userdata) < 0 ||
+        add_attributes(report, rec, cap, cfg, userdata, warn, warn_ctx) < 0 ||
+        add_annotations(report, rec, cap, userdata) < 0 || add_modules(report, cap) < 0 ||
         btc_json_set(report, "sourceCode", json_incref(btc_source_entries(src))) < 0)
         goto fail;
-    json_decref(classifiers);
     btc_source_free(src);
+    free(view_threads);
     return report;
 fail:
-    json_decref(classifiers);
     btc_source_free(src);
+    free(view_threads);
     json_decref(report);
     return NULL;
+}
+
+json_t *
+btc_report_build(const struct btc_crash_record *rec, const struct btc_capture *cap,
+                 const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx)
+{
+    return build(rec, cap, cfg, NULL, warn, warn_ctx);
+}
+
+json_t *
+btc_report_build_api(const struct btc_crash_record *rec, const struct btc_capture *cap,
+                     const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn,
+                     void *warn_ctx)
+{
+    if (!json_is_object(userdata))
+        return NULL;
+    return build(rec, cap, cfg, userdata, warn, warn_ctx);
+}
+
+static int
+fail_check(char *why, size_t size, const char *what)
+{
+    if (size > 0)
+        snprintf(why, size, "invalid user data: %s", what);
+    return -EINVAL;
+}
+
+/* @v absent, or of the type @is_type says. */
+static bool
+absent_or(json_t *v, int (*is_type)(const json_t *))
+{
+    return !v || is_type(v);
+}
+
+static int
+is_object(const json_t *v)
+{
+    return json_is_object(v);
+}
+
+static int
+is_array(const json_t *v)
+{
+    return json_is_array(v);
+}
+
+static int
+is_string(const json_t *v)
+{
+    return json_is_string(v);
+}
+
+int
+btc_report_userdata_check(json_t *userdata, char *why, size_t size)
+{
+    json_t *error = json_object_get(userdata, "error"), *log = json_object_get(userdata, "log");
+    json_t *atts = json_object_get(userdata, "attachments"), *v;
+    size_t i;
+
+    if (!json_is_object(userdata))
+        return fail_check(why, size, "not a JSON object");
+    if (!absent_or(json_object_get(userdata, "attributes"), is_object))
+        return fail_check(why, size, "\"attributes\" is not an object");
+    if (!absent_or(json_object_get(userdata, "annotations"), is_object))
+        return fail_check(why, size, "\"annotations\" is not an object");
+    if (!absent_or(log, is_array))
+        return fail_check(why, size, "\"log\" is not an array");
+    json_array_foreach(log, i, v)
+    {
+        if (!json_is_object(v))
+            return fail_check(why, size, "an entry of \"log\" is not an object");
+    }
+    if (!absent_or(atts, is_array))
+        return fail_check(why, size, "\"attachments\" is not an array");
+    json_array_foreach(atts, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return fail_check(why, size, "an entry of \"attachments\" is not a file path");
+    }
+    if (!absent_or(error, is_object))
+        return fail_check(why, size, "\"error\" is not an object");
+    if (!absent_or(json_object_get(error, "type"), is_string) ||
+        !absent_or(json_object_get(error, "classifier"), is_string) ||
+        !absent_or(json_object_get(error, "message"), is_string))
+        return fail_check(why, size, "\"error\" has a member that is not a string");
+    return 0;
+}
+
+int
+btc_report_note_attachments(json_t *report, bool api, json_t *problems)
+{
+    json_t *annotations = json_object_get(report, "annotations");
+    json_t *notes = json_object_get(annotations, api ? "btcrash" : "Crash");
+
+    if (json_array_size(problems) == 0) {
+        if (json_is_object(notes))
+            json_object_del(notes, "attachments");
+        return 0;
+    }
+    if (!notes && api) {
+        notes = json_object();
+        if (!notes || json_object_set_new(annotations, "btcrash", notes) < 0)
+            return -ENOMEM;
+    }
+    if (!json_is_object(notes))
+        return 0;
+    return json_object_set(notes, "attachments", problems) < 0 ? -ENOMEM : 0;
 }

@@ -386,7 +386,8 @@ btc_sysinfo_attributes(json_t *attrs, const struct btc_crash_record *rec,
     char session[BTC_UUID_STR_LEN + 1];
     int r;
 
-    r = add_fault(attrs, rec);
+    /* An API report is no crash: its error.* are the report's own. */
+    r = rec->flags & BTC_RECORD_F_API ? 0 : add_fault(attrs, rec);
     if (r == 0)
         r = add_process(attrs, rec, cap);
     if (r == 0)

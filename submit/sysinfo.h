@@ -12,8 +12,10 @@
  * Set the automatic attributes in the object @attrs: error.type,
  * error.message, application, process.*, hostname, guid, uname.*, cpu.*,
  * system.memory.*, vm.*, sched.cs.*, descriptor.count, application.session,
- * backtrace.*, signal, signal.code and fault.address. A value that cannot be
- * read (a missing /proc file, a process already gone) is left out.
+ * backtrace.*, signal, signal.code and fault.address. For an API report
+ * (BTC_RECORD_F_API) the fault group (error.*, signal, signal.code,
+ * fault.address) is left to the caller. A value that cannot be read (a
+ * missing /proc file, a process already gone) is left out.
  *
  * Returns: 0, or -ENOMEM (@attrs may then hold some of them).
  * Borrows: @rec, @cap (for the executable's path; may be NULL).

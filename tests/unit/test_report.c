@@ -1,6 +1,6 @@
 /* test_report: the Backtrace JSON report (submit/report.c) built from a
- * hand-made crash record and capture of this very process, and its
- * rendering (submit/print.c). */
+ * hand-made crash record and capture of this very process, for a crash and
+ * for a C API report with its user data, and its rendering (submit/print.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -32,8 +32,9 @@ struct warnings {
 struct fixture {
     char source[64]; /* a temporary C file of SOURCE_LINES lines */
     struct btc_crash_record rec;
-    struct btc_module modules[2];
+    struct btc_module modules[4]; /* [2], [3]: btcrash's own, API tests only */
     struct btc_frame main_frames[4];
+    struct btc_frame api_frames[7]; /* two btcrash frames, then main_frames */
     struct btc_frame other_frames[2];
     struct btc_thread threads[2];
     struct btc_capture cap;
@@ -141,6 +142,18 @@ setup(void **state)
                                   .nthreads = 2,
                                   .modules = f->modules,
                                   .nmodules = 2};
+    f->modules[2] = (struct btc_module){
+        .start = 0x7f1000000000, .size = 0x1000, .path = "/usr/lib/libbtcrash-api.so"};
+    f->modules[3] = (struct btc_module){
+        .start = 0x7f2000000000, .size = 0x1000, .path = "/usr/lib/libbtcrash.so.0"};
+    f->api_frames[0] = (struct btc_frame){.pc = 0x7f1000000010,
+                                          .func = "btcrash_api_capture_stack",
+                                          .file = "/nonexistent/btcrash/api.c",
+                                          .line = 7,
+                                          .module = f->modules[2].path};
+    f->api_frames[1] = (struct btc_frame){
+        .pc = 0x7f2000000010, .func = "btcrash_report_capture_stack", .module = f->modules[3].path};
+    memcpy(&f->api_frames[2], f->main_frames, sizeof(f->main_frames));
     btc_cfg_defaults(&f->cfg);
     f->cfg.context_line_count = CONTEXT;
     snprintf(f->tid, sizeof(f->tid), "%d", f->rec.tid);
@@ -552,6 +565,286 @@ test_report_without_capture_still_names_the_faulting_thread(void **state)
     json_decref(r);
 }
 
+/* Make the fixture an API report: a record as btcrash_report_send writes
+ * it, and the calling thread's stack starting in btcrash's libraries. */
+static void
+make_api(struct fixture *f)
+{
+    f->rec.flags = BTC_RECORD_F_API;
+    f->rec.signo = 0;
+    f->rec.si_code = 0;
+    f->threads[0].frames = f->api_frames;
+    f->threads[0].nframes = 6;
+    f->cap.nmodules = 4;
+}
+
+static json_t *
+build_api(struct fixture *f, const char *userdata_text)
+{
+    json_error_t err;
+    json_t *ud = json_loads(userdata_text, 0, &err), *report;
+    char why[256], *text;
+
+    assert_non_null(ud);
+    assert_int_equal(btc_report_userdata_check(ud, why, sizeof(why)), 0);
+    report = btc_report_build_api(&f->rec, &f->cap, &f->cfg, ud, collect_warning, &f->w);
+    json_decref(ud);
+    assert_non_null(report);
+    text = json_dumps(report, 0);
+    assert_non_null(text);
+    free(text);
+    return report;
+}
+
+static void
+test_report_api_error_type_defaults_to_exception_with_nothing_of_a_signal(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *a, *ann;
+
+    make_api(f);
+    r = build_api(f, "{}");
+    a = json_object_get(r, "attributes");
+    ann = json_object_get(r, "annotations");
+    assert_string_equal(sget(a, "error.type"), "Exception");
+    assert_null(json_object_get(a, "error.message"));
+    assert_null(json_object_get(a, "signal"));
+    assert_null(json_object_get(a, "signal.code"));
+    assert_null(json_object_get(a, "fault.address"));
+    assert_null(json_object_get(r, "classifiers"));
+    assert_null(json_object_get(ann, "Crash"));
+    assert_null(json_object_get(ann, "Log"));
+    assert_null(json_object_get(ann, "btcrash")); /* nothing to note */
+    assert_non_null(json_object_get(ann, "Process"));
+    assert_non_null(json_object_get(ann, "Memory Maps"));
+    /* The automatic attributes are still there. */
+    assert_string_equal(sget(a, "application"), "demo");
+    assert_true(json_is_string(json_object_get(a, "hostname")));
+    json_decref(r);
+}
+
+static void
+test_report_api_message_report_and_classifier_come_from_error(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *a;
+
+    make_api(f);
+    r = build_api(f, "{\"error\": {\"type\": \"Message\", \"message\": \"disk almost full\"}}");
+    a = json_object_get(r, "attributes");
+    assert_string_equal(sget(a, "error.type"), "Message");
+    assert_string_equal(sget(a, "error.message"), "disk almost full");
+    assert_null(json_object_get(r, "classifiers"));
+    json_decref(r);
+
+    r = build_api(f, "{\"error\": {\"type\": \"Exception\", \"classifier\": \"ConfigError\","
+                     " \"message\": \"bad key\"}}");
+    a = json_object_get(r, "attributes");
+    assert_string_equal(sget(a, "error.type"), "Exception");
+    assert_string_equal(sget(a, "error.message"), "bad key");
+    assert_int_equal(json_array_size(json_object_get(r, "classifiers")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "classifiers"), 0)),
+                        "ConfigError");
+    json_decref(r);
+}
+
+static void
+test_report_api_attributes_override_environment_which_overrides_automatic(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *a;
+
+    make_api(f);
+    f->cfg.attributes_json =
+        "{\"application\": \"from-env\", \"shared\": \"from-env\", \"env.only\": 1}";
+    r = build_api(f, "{\"attributes\": {\"shared\": \"from-report\", \"hostname\": \"h\","
+                     " \"n\": 2.5, \"b\": false, \"error.type\": \"Custom\"},"
+                     " \"error\": {\"type\": \"Message\", \"message\": \"m\"}}");
+    a = json_object_get(r, "attributes");
+    assert_string_equal(sget(a, "application"), "from-env"); /* env over automatic */
+    assert_string_equal(sget(a, "shared"), "from-report");   /* report over env */
+    assert_string_equal(sget(a, "hostname"), "h");           /* report over automatic */
+    assert_int_equal(json_integer_value(json_object_get(a, "env.only")), 1);
+    assert_true(json_real_value(json_object_get(a, "n")) == 2.5);
+    assert_true(json_is_false(json_object_get(a, "b")));
+    /* The report's attributes are the last word, even on error.type. */
+    assert_string_equal(sget(a, "error.type"), "Custom");
+    assert_string_equal(sget(a, "error.message"), "m");
+    assert_int_equal(f->w.n, 0);
+    json_decref(r);
+}
+
+static void
+test_report_api_log_annotation_and_user_annotations_win(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *ann, *log;
+
+    make_api(f);
+    r = build_api(f, "{\"log\": [{\"ts\": 1700000000.25, \"msg\": \"first\"},"
+                     " {\"ts\": 1700000001, \"msg\": \"second\"}],"
+                     " \"annotations\": {\"Process\": \"mine\", \"Extra\": {\"k\": [1, 2]}}}");
+    ann = json_object_get(r, "annotations");
+    log = json_object_get(ann, "Log");
+    assert_int_equal(json_array_size(log), 2);
+    assert_string_equal(sget(json_array_get(log, 1), "msg"), "second");
+    assert_true(json_real_value(json_object_get(json_array_get(log, 0), "ts")) == 1700000000.25);
+    assert_string_equal(json_string_value(json_object_get(ann, "Process")), "mine");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(ann, "Extra"), "k")), 2);
+    assert_non_null(json_object_get(ann, "Memory Maps"));
+    json_decref(r);
+
+    /* An empty log adds nothing. */
+    r = build_api(f, "{\"log\": []}");
+    assert_null(json_object_get(json_object_get(r, "annotations"), "Log"));
+    json_decref(r);
+}
+
+static void
+test_report_api_calling_thread_starts_at_caller_without_registers(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *stack, *sources, *v;
+    const char *key;
+    char other[16];
+
+    make_api(f);
+    r = build_api(f, "{}");
+    assert_string_equal(sget(r, "mainThread"), f->tid);
+    assert_true(json_is_true(json_object_get(thread(r, f->tid), "fault")));
+    snprintf(other, sizeof(other), "%d", OTHER_TID);
+    assert_true(json_is_false(json_object_get(thread(r, other), "fault")));
+    /* Both btcrash frames are gone: the stack starts at the caller. */
+    stack = json_object_get(thread(r, f->tid), "stack");
+    assert_int_equal(json_array_size(stack), 4);
+    assert_string_equal(sget(frame(r, f->tid, 0), "funcName"), "crash");
+    assert_string_equal(sget(frame(r, f->tid, 1), "funcName"), "helper");
+    /* No fault context: btcrash's registers are not the program's. */
+    assert_null(json_object_get(frame(r, f->tid, 0), "registers"));
+    assert_null(json_object_get(frame(r, f->tid, 0), "faulted"));
+    assert_null(json_object_get(r, "arch"));
+    /* Source context as for a crash's faulting thread, and none spent on
+     * btcrash's own files. */
+    assert_string_equal(sget(source_of(r, frame(r, f->tid, 0)), "text"),
+                        "line 7\nline 8\nline 9\nline 10\nline 11\nline 12\n"
+                        "line 13\nline 14\nline 15\nline 16\nline 17\n");
+    sources = json_object_get(r, "sourceCode");
+    json_object_foreach(sources, key, v)
+        assert_string_not_equal(sget(v, "path"), "/nonexistent/btcrash/api.c");
+    json_decref(r);
+}
+
+static void
+test_report_api_keeps_frames_when_the_caller_is_not_btcrash(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r;
+
+    /* A btcrash frame below another module's is not at the top: kept. */
+    make_api(f);
+    f->api_frames[0].module = f->modules[0].path;
+    r = build_api(f, "{}");
+    assert_int_equal(json_array_size(json_object_get(thread(r, f->tid), "stack")), 6);
+    assert_string_equal(sget(frame(r, f->tid, 1), "funcName"), "btcrash_report_capture_stack");
+    json_decref(r);
+}
+
+static void
+test_report_api_notes_capture_and_attachments_in_btcrash_annotation(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *notes, *problems = json_array();
+
+    make_api(f);
+    f->cap.ptrace_ok = false;
+    f->cap.ptrace_error = "ptrace(PTRACE_SEIZE): every thread is traced by another process";
+    f->cap.nthreads = 1;
+    r = build_api(f, "{}");
+    notes = json_object_get(json_object_get(r, "annotations"), "btcrash");
+    assert_non_null(strstr(sget(notes, "note.capture"), "only the calling thread was captured"));
+    assert_non_null(strstr(sget(notes, "note.capture"), "traced by another process"));
+
+    assert_int_equal(json_array_append_new(problems, json_string("attachment /x skipped")), 0);
+    assert_int_equal(btc_report_note_attachments(r, true, problems), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(notes, "attachments"), 0)),
+                        "attachment /x skipped");
+    json_array_clear(problems);
+    assert_int_equal(btc_report_note_attachments(r, true, problems), 0);
+    assert_null(json_object_get(notes, "attachments"));
+    json_decref(r);
+
+    /* Nothing else to note: the annotation is made for the attachments. */
+    f->cap.ptrace_ok = true;
+    f->cap.nthreads = 2;
+    r = build_api(f, "{}");
+    assert_null(json_object_get(json_object_get(r, "annotations"), "btcrash"));
+    assert_int_equal(json_array_append_new(problems, json_string("attachment /y skipped")), 0);
+    assert_int_equal(btc_report_note_attachments(r, true, problems), 0);
+    notes = json_object_get(json_object_get(r, "annotations"), "btcrash");
+    assert_int_equal(json_array_size(json_object_get(notes, "attachments")), 1);
+    json_decref(r);
+    json_decref(problems);
+}
+
+static void
+test_report_api_without_capture_names_the_calling_thread(void **state)
+{
+    struct fixture *f = *state;
+    json_t *ud = json_object(), *r;
+
+    make_api(f);
+    r = btc_report_build_api(&f->rec, NULL, &f->cfg, ud, NULL, NULL);
+    assert_non_null(r);
+    assert_string_equal(sget(r, "mainThread"), f->tid);
+    assert_true(json_is_true(json_object_get(thread(r, f->tid), "fault")));
+    assert_string_equal(
+        sget(json_object_get(json_object_get(r, "annotations"), "btcrash"), "note.capture"),
+        "the stack could not be captured");
+    json_decref(r);
+    json_decref(ud);
+}
+
+static void
+test_report_userdata_check_names_what_is_wrong(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *why;
+    } bad[] = {
+        {"[]", "not a JSON object"},
+        {"{\"attributes\": []}", "\"attributes\""},
+        {"{\"annotations\": 1}", "\"annotations\""},
+        {"{\"log\": {}}", "\"log\""},
+        {"{\"log\": [\"text\"]}", "\"log\""},
+        {"{\"attachments\": \"/a:/b\"}", "\"attachments\""},
+        {"{\"attachments\": [\"\"]}", "\"attachments\""},
+        {"{\"attachments\": [\"/a\\u0000b\"]}", "\"attachments\""},
+        {"{\"error\": \"x\"}", "\"error\""},
+        {"{\"error\": {\"type\": 1}}", "\"error\""},
+        {"{\"error\": {\"message\": null}}", "\"error\""},
+    };
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *ud = json_loads(bad[i].text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+        assert_non_null(ud);
+        assert_int_equal(btc_report_userdata_check(ud, why, sizeof(why)), -EINVAL);
+        assert_non_null(strstr(why, bad[i].why));
+        json_decref(ud);
+    }
+    {
+        json_t *ud = json_loads("{\"attributes\": {}, \"annotations\": {}, \"log\": [],"
+                                " \"attachments\": [\"/a:b\"], \"error\": {\"type\": \"Message\"},"
+                                " \"future\": 1}",
+                                0, NULL);
+
+        assert_int_equal(btc_report_userdata_check(ud, why, sizeof(why)), 0);
+        json_decref(ud);
+    }
+}
+
 static char *
 render(json_t *report, bool summary)
 {
@@ -609,6 +902,27 @@ test_print_report_marks_faulting_line_and_escapes_control_bytes(void **state)
     json_decref(r);
 }
 
+static void
+test_print_api_report_says_reported_not_crashed(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r;
+    char *text;
+
+    make_api(f);
+    r = build_api(f, "{\"error\": {\"type\": \"Exception\", \"message\": \"bad key\"}}");
+    text = render(r, true);
+    assert_non_null(strstr(text, " reported Exception: bad key\n"));
+    assert_null(strstr(text, "crashed"));
+    free(text);
+    text = render(r, false);
+    assert_non_null(strstr(text, " reported Exception: bad key\n"));
+    assert_non_null(strstr(text, " (reported)"));
+    assert_null(strstr(text, "crashed"));
+    free(text);
+    json_decref(r);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -633,8 +947,18 @@ main(void)
         T(test_report_sent_signal_names_the_sender),
         T(test_report_abort_is_raised_by_the_process_itself),
         T(test_report_without_capture_still_names_the_faulting_thread),
+        T(test_report_api_error_type_defaults_to_exception_with_nothing_of_a_signal),
+        T(test_report_api_message_report_and_classifier_come_from_error),
+        T(test_report_api_attributes_override_environment_which_overrides_automatic),
+        T(test_report_api_log_annotation_and_user_annotations_win),
+        T(test_report_api_calling_thread_starts_at_caller_without_registers),
+        T(test_report_api_keeps_frames_when_the_caller_is_not_btcrash),
+        T(test_report_api_notes_capture_and_attachments_in_btcrash_annotation),
+        T(test_report_api_without_capture_names_the_calling_thread),
+        T(test_report_userdata_check_names_what_is_wrong),
         T(test_print_summary_shows_message_top_frames_and_path),
         T(test_print_report_marks_faulting_line_and_escapes_control_bytes),
+        T(test_print_api_report_says_reported_not_crashed),
     };
 
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
