@@ -106,16 +106,25 @@ print_frame(FILE *out, json_t *report, json_t *frame, size_t i, bool with_addres
     fputc('\n', out);
 }
 
-/* What happened, in words: " crashed: " for a crash, " reported an
- * Exception: " for an API report (error.type other than "Crash"). */
+/* What happened, in words: " crashed: " for a crash, " crashed with
+ * SIGABRT: " when glibc's abort message (annotations.Crash["abort.message"])
+ * took the signal's place in error.message, " reported an Exception: " for
+ * an API report (error.type other than "Crash"). */
 static void
 put_what_happened(FILE *out, json_t *report)
 {
     json_t *attrs = json_object_get(report, "attributes");
+    json_t *crash = json_object_get(json_object_get(report, "annotations"), "Crash");
     const char *type = str(attrs, "error.type"), *msg = str(attrs, "error.message");
 
     if (!type || strcmp(type, "Crash") == 0) {
-        fputs(" crashed: ", out);
+        if (str(crash, "abort.message") && str(crash, "signal")) {
+            fputs(" crashed with ", out);
+            put_safe(out, str(crash, "signal"));
+            fputs(": ", out);
+        } else {
+            fputs(" crashed: ", out);
+        }
         put_safe(out, msg ? msg : "unknown error");
         return;
     }

@@ -239,6 +239,8 @@ build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capt
         return NULL;
     btc_sig_describe(rec, msg, sizeof(msg));
     if (btc_json_set_str(a, "description", msg) < 0 ||
+        (cap && cap->abort_message &&
+         btc_json_set_str(a, "abort.message", cap->abort_message) < 0) ||
         btc_json_set(a, "signal", sig ? btc_json_str(sig) : json_null()) < 0 ||
         btc_json_set_int(a, "signal.number", rec->signo) < 0 ||
         btc_json_set(a, "code", code ? btc_json_str(code) : json_null()) < 0 ||

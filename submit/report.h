@@ -15,8 +15,10 @@
  * Build the report for one captured crash: uuid, timestamp, lang, agent,
  * threads, mainThread, sourceCode, classifiers, attributes (automatic ones
  * from /proc/PID, overridden by cfg->attributes_json), annotations, modules,
- * arch and the faulting frame's registers. Every string in it is valid UTF-8.
- * Reads /proc/PID, so call it while the crashed process still exists.
+ * arch and the faulting frame's registers. When @cap has an abort_message,
+ * it is error.message and annotations.Crash["abort.message"] (the signal's
+ * description stays in annotations.Crash.description). Every string in it
+ * is valid UTF-8. Reads /proc/PID, so call it while the crashed process still exists.
  *
  * @warn receives one line per configuration problem found here (for example
  * an invalid BACKTRACE_ATTRIBUTES); may be NULL.

@@ -352,14 +352,16 @@ add_machine(json_t *attrs)
 }
 
 static int
-add_fault(json_t *attrs, const struct btc_crash_record *rec)
+add_fault(json_t *attrs, const struct btc_crash_record *rec, const struct btc_capture *cap)
 {
     const char *sig = btc_sig_name(rec->signo), *code = btc_sig_code_name(rec->signo, rec->si_code);
     char msg[256], num[32];
 
     btc_sig_describe(rec, msg, sizeof(msg));
+    /* The text glibc printed says more than the signal that followed it. */
     if (btc_json_set_str(attrs, "error.type", "Crash") < 0 ||
-        btc_json_set_str(attrs, "error.message", msg) < 0)
+        btc_json_set_str(attrs, "error.message",
+                         cap && cap->abort_message ? cap->abort_message : msg) < 0)
         return -ENOMEM;
     if (!sig) {
         snprintf(num, sizeof(num), "%d", rec->signo);
@@ -387,7 +389,7 @@ btc_sysinfo_attributes(json_t *attrs, const struct btc_crash_record *rec,
     int r;
 
     /* An API report is no crash: its error.* are the report's own. */
-    r = rec->flags & BTC_RECORD_F_API ? 0 : add_fault(attrs, rec);
+    r = rec->flags & BTC_RECORD_F_API ? 0 : add_fault(attrs, rec, cap);
     if (r == 0)
         r = add_process(attrs, rec, cap);
     if (r == 0)

@@ -4,12 +4,14 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <elfutils/libdwfl.h>
 
+#include "abort_msg.h"
 #include "clock.h"
 #include "memory.h"
 #include "modules.h"
@@ -245,6 +247,32 @@ symbolize_thread(struct capture_state *st, size_t i, struct btc_thread *t)
     return r;
 }
 
+static bool
+raised_by_self(const struct btc_crash_record *rec)
+{
+    /* abort() sends the signal to its own thread with tgkill. */
+    return (rec->si_code == SI_TKILL || rec->si_code == SI_USER || rec->si_code == SI_QUEUE) &&
+           rec->sender_pid == rec->pid;
+}
+
+/* The message glibc left for an abort the process raised itself. A SIGABRT
+ * sent from outside gets none: __abort_msg may still hold the text of an
+ * earlier abort that a handler caught. The process's memory is read while
+ * its threads are stopped (PTRACE_PEEKDATA as the fallback), or with
+ * process_vm_readv alone when ptrace was denied; when neither works there
+ * is no message, and that is no error. */
+static int
+collect_abort_message(struct capture_state *st)
+{
+    const struct btc_crash_record *rec = st->rec;
+    int r;
+
+    if (rec->signo != SIGABRT || !raised_by_self(rec))
+        return 0;
+    r = btc_unwind_abort_message(st->dwfl, &st->mem, &st->c->abort_message);
+    return r == -ENOMEM ? r : 0;
+}
+
 static int
 collect_process_facts(struct btc_capture *c)
 {
@@ -303,6 +331,9 @@ btc_unwind_capture(const struct btc_crash_record *rec, const void *stack,
     r = unwind_threads(&st);
     if (r < 0)
         goto fail;
+    r = collect_abort_message(&st);
+    if (r < 0)
+        goto fail;
     /* Symbolication needs files only; let the process go on to its end. */
     btc_unwind_tracees_detach(&st.tracees);
 
@@ -350,5 +381,6 @@ btc_capture_free(struct btc_capture *c)
     free(c->ptrace_error);
     free(c->exe_path);
     free(c->lang_version);
+    free(c->abort_message);
     free(c);
 }

@@ -51,6 +51,12 @@ struct btc_capture {
     size_t nthreads;
     struct btc_module *modules;
     size_t nmodules;
+    /* For a SIGABRT the process raised itself: the text glibc printed before
+     * aborting (assert, malloc check, fortify, stack protector), read from
+     * libc's __abort_msg, without its trailing newline and at most
+     * BTC_UNWIND_ABORT_MSG_MAX bytes; raw bytes, not necessarily UTF-8.
+     * NULL for other signals, a plain abort(), or when it cannot be read. */
+    char *abort_message;
 };
 
 #define BTC_UNWIND_MAX_FRAMES 1024

@@ -63,51 +63,66 @@ cached_page(struct btc_unwind_mem *m, uint64_t addr)
 static int
 peek_bytes(struct btc_unwind_mem *m, uint64_t addr, unsigned char *buf, size_t len)
 {
-    uint64_t first = addr & ~(uint64_t)7, last = (addr + len - 1) & ~(uint64_t)7;
-    unsigned char words[16];
-    size_t off = 0;
+    uint64_t first = addr & ~(uint64_t)7;
+    size_t done = 0;
 
     if (m->peek_tid <= 0)
         return -EFAULT;
-    for (uint64_t a = first; a <= last; a += 8, off += 8) {
+    for (uint64_t a = first; done < len; a += 8) {
+        size_t skip = a < addr ? (size_t)(addr - a) : 0, n = 8 - skip;
         long w;
 
         errno = 0;
         w = ptrace(PTRACE_PEEKDATA, m->peek_tid, (void *)(uintptr_t)a, NULL);
         if (errno != 0)
             return -EFAULT;
-        memcpy(words + off, &w, 8);
+        if (n > len - done)
+            n = len - done;
+        memcpy(buf + done, (unsigned char *)&w + skip, n);
+        done += n;
     }
-    memcpy(buf, words + (addr - first), len);
+    return 0;
+}
+
+int
+btc_unwind_mem_read(struct btc_unwind_mem *m, uint64_t addr, void *buf, size_t len)
+{
+    unsigned char *out = buf;
+    size_t done = 0;
+
+    if (len == 0)
+        return 0;
+    if (in_snapshot(m, addr, len)) {
+        memcpy(out, m->snap + (addr - m->snap_start), len);
+        return 0;
+    }
+    if (addr > UINT64_MAX - len)
+        return -EFAULT;
+    while (done < len) {
+        uint64_t a = addr + done;
+        size_t off = a % BTC_UNWIND_MEM_PAGE;
+        size_t chunk = BTC_UNWIND_MEM_PAGE - off;
+        const struct btc_unwind_mem_page *p = cached_page(m, a);
+
+        if (chunk > len - done)
+            chunk = len - done;
+        if (p)
+            memcpy(out + done, p->data + off, chunk);
+        else if (peek_bytes(m, a, out + done, chunk) < 0)
+            return -EFAULT;
+        done += chunk;
+    }
     return 0;
 }
 
 int
 btc_unwind_mem_read_word(struct btc_unwind_mem *m, uint64_t addr, uint64_t *ret_word)
 {
-    unsigned char buf[8];
-    size_t done = 0;
+    uint64_t w;
+    int r = btc_unwind_mem_read(m, addr, &w, sizeof(w));
 
-    if (in_snapshot(m, addr, sizeof(buf))) {
-        memcpy(ret_word, m->snap + (addr - m->snap_start), sizeof(*ret_word));
-        return 0;
-    }
-    if (addr > UINT64_MAX - sizeof(buf))
-        return -EFAULT;
-    while (done < sizeof(buf)) {
-        uint64_t a = addr + done;
-        size_t off = a % BTC_UNWIND_MEM_PAGE;
-        size_t chunk = BTC_UNWIND_MEM_PAGE - off;
-        const struct btc_unwind_mem_page *p = cached_page(m, a);
-
-        if (chunk > sizeof(buf) - done)
-            chunk = sizeof(buf) - done;
-        if (p)
-            memcpy(buf + done, p->data + off, chunk);
-        else if (peek_bytes(m, a, buf + done, chunk) < 0)
-            return -EFAULT;
-        done += chunk;
-    }
-    memcpy(ret_word, buf, sizeof(*ret_word));
+    if (r < 0)
+        return r;
+    *ret_word = w;
     return 0;
 }

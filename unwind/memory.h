@@ -33,7 +33,15 @@ struct btc_unwind_mem {
 void btc_unwind_mem_init(struct btc_unwind_mem *m, int pid, int peek_tid, const void *snap,
                          uint64_t snap_start, uint64_t snap_len);
 
-/** Read the 8-byte word at @addr. Returns: 0, or -EFAULT / -ENOMEM. */
+/**
+ * Read @len bytes at @addr into @buf, page by page: a page that
+ * process_vm_readv cannot read is read with PTRACE_PEEKDATA when @m has a
+ * stopped thread. Returns: 0, or -EFAULT when any byte is unreadable (@buf
+ * then holds garbage).
+ */
+int btc_unwind_mem_read(struct btc_unwind_mem *m, uint64_t addr, void *buf, size_t len);
+
+/** Read the 8-byte word at @addr. Returns: 0, or -EFAULT. */
 int btc_unwind_mem_read_word(struct btc_unwind_mem *m, uint64_t addr, uint64_t *ret_word);
 
 /** Release the page cache; accepts a zeroed @m. */

@@ -552,6 +552,60 @@ test_report_abort_is_raised_by_the_process_itself(void **state)
     json_decref(r);
 }
 
+static char *render(json_t *report, bool summary);
+
+/* glibc's abort text (capture.abort_message) replaces the signal's
+ * description in error.message; the Crash annotation has both, and the
+ * summary and readable report show the text after the signal. */
+static void
+test_report_abort_message_is_error_message_and_crash_annotation(void **state)
+{
+    static const char msg[] = "free(): double free detected in tcache 2";
+    struct fixture *f = *state;
+    json_t *r, *crash;
+    char *text;
+
+    f->rec.signo = SIGABRT;
+    f->rec.si_code = -6; /* SI_TKILL */
+    f->rec.sender_pid = f->rec.pid;
+    f->cap.abort_message = (char *)msg;
+    r = build(f);
+    assert_string_equal(sget(json_object_get(r, "attributes"), "error.message"), msg);
+    crash = json_object_get(json_object_get(r, "annotations"), "Crash");
+    assert_string_equal(sget(crash, "abort.message"), msg);
+    assert_string_equal(sget(crash, "description"),
+                        "SIGABRT (SI_TKILL) raised by the process itself");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "classifiers"), 0)),
+                        "SIGABRT");
+    text = render(r, true);
+    assert_non_null(strstr(text, " crashed with SIGABRT: free(): double free detected in "
+                                 "tcache 2\n"));
+    free(text);
+    text = render(r, false);
+    assert_non_null(strstr(text, " crashed with SIGABRT: free(): double free detected in "
+                                 "tcache 2\n"));
+    assert_non_null(strstr(text, "  abort.message: free(): double free detected in tcache 2\n"));
+    free(text);
+    json_decref(r);
+}
+
+/* Invalid UTF-8 in the text the program's memory held is repaired. */
+static void
+test_report_abort_message_invalid_utf8_becomes_valid(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r;
+
+    f->rec.signo = SIGABRT;
+    f->rec.si_code = -6;
+    f->rec.sender_pid = f->rec.pid;
+    f->cap.abort_message = "prog: f\xff.c:1: main: Assertion `0' failed.";
+    r = build(f); /* dumps: every string valid */
+    assert_string_equal(sget(json_object_get(r, "attributes"), "error.message"),
+                        "prog: f\xef\xbf\xbd.c:1: main: Assertion `0' failed.");
+    json_decref(r);
+}
+
 static void
 test_report_without_capture_still_names_the_faulting_thread(void **state)
 {
@@ -946,6 +1000,8 @@ main(void)
         T(test_report_without_ptrace_notes_why_other_threads_are_missing),
         T(test_report_sent_signal_names_the_sender),
         T(test_report_abort_is_raised_by_the_process_itself),
+        T(test_report_abort_message_is_error_message_and_crash_annotation),
+        T(test_report_abort_message_invalid_utf8_becomes_valid),
         T(test_report_without_capture_still_names_the_faulting_thread),
         T(test_report_api_error_type_defaults_to_exception_with_nothing_of_a_signal),
         T(test_report_api_message_report_and_classifier_come_from_error),
