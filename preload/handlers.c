@@ -1,28 +1,22 @@
 /* handlers: see handlers.h. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <stdatomic.h>
 
+#include "crash_chain.h"
 #include "handlers.h"
 
 static const int k_fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
 
 #define NFATAL (sizeof(k_fatal_signals) / sizeof(k_fatal_signals[0]))
 
-/* What each of k_fatal_signals had before us, for chaining and re-raising.
- * Written in the constructor only, read on the crash path. */
-static struct sigaction g_previous[NFATAL];
-static bool g_installed[NFATAL];
+typedef __sighandler_t (*signal_fn)(int, __sighandler_t);
 
-static int
-fatal_index(int sig)
-{
-    for (size_t i = 0; i < NFATAL; i++)
-        if (k_fatal_signals[i] == sig)
-            return (int)i;
-    return -1;
-}
+/* libc's signal(), for the signals btcrash does not manage: looked up on
+ * first use rather than imported, which would cost every exec a look-up. */
+static _Atomic(signal_fn) g_real_signal;
 
 int
 btc_handlers_ensure_altstack(void)
@@ -48,36 +42,68 @@ btc_handlers_ensure_altstack(void)
     return 0;
 }
 
+/* btcrash's handler as the kernel sees it. SA_RESTART follows the program's
+ * handler, so that a signal sent to the process restarts (or interrupts)
+ * system calls as it would without btcrash. */
+static bool
+is_fault_signal(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+}
+
+static void
+our_action(const struct sigaction *app, struct sigaction *ret_sa)
+{
+    memset(ret_sa, 0, sizeof(*ret_sa));
+    ret_sa->sa_sigaction = btc_crash_on_signal;
+    unsigned long faults =
+        1UL << (SIGSEGV - 1) | 1UL << (SIGBUS - 1) | 1UL << (SIGILL - 1) | 1UL << (SIGFPE - 1);
+    unsigned long mask;
+
+    /* SA_ONSTACK: a stack overflow leaves no room on the faulting stack.
+     * The program's handler is called from ours, so it runs on the alternate
+     * stack too (Go-style runtimes require it).
+     * No SA_NODEFER, and every signal blocked while we run but the fault
+     * signals: our re-raised signal stays pending until the handler
+     * returns, and a fault inside the handler comes back to it (the kernel
+     * would otherwise kill with the fault's signal rather than the one being
+     * reported; crash_handler.c). The signal being handled stays blocked,
+     * so a SIGSEGV handler that faults still dies of SIGSEGV at once. The
+     * program's handler gets its own mask (crash_chain.c). */
+    ret_sa->sa_flags = SA_SIGINFO | SA_ONSTACK | (app ? app->sa_flags & SA_RESTART : 0);
+    if (app && !(app->sa_flags & SA_SIGINFO) && app->sa_handler == SIG_IGN)
+        ret_sa->sa_flags |= SA_RESTART;
+    memset(&ret_sa->sa_mask, 0xff, sizeof(ret_sa->sa_mask)); /* sigfillset */
+    memcpy(&mask, &ret_sa->sa_mask, sizeof(mask));
+    mask &= ~faults;
+    memcpy(&ret_sa->sa_mask, &mask, sizeof(mask));
+}
+
 int
 btc_handlers_install(void)
 {
     struct sigaction sa;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = btc_crash_on_signal;
-    /* SA_ONSTACK: a stack overflow leaves no room on the faulting stack.
-     * No SA_NODEFER, and every signal blocked while we run: a fault inside
-     * the handler then kills the process instead of recursing, and our
-     * re-raised signal stays pending until the handler returns. */
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigfillset(&sa.sa_mask);
-
+    our_action(NULL, &sa);
     for (size_t i = 0; i < NFATAL; i++) {
         int sig = k_fatal_signals[i];
         struct sigaction old;
 
         /* Look before installing rather than install-and-restore: a signal
          * arriving in between must not meet our handler. */
-        if (sigaction(sig, NULL, &old) != 0)
+        if (btc_real_sigaction(sig, NULL, &old) != 0)
             return -errno;
         /* A signal the program inherited as ignored stays ignored: kill -ABRT
          * must not start killing a process that expects to survive it. */
         if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
             continue;
-        if (sigaction(sig, &sa, NULL) != 0)
+        /* What was there (normally SIG_DFL; a handler installed by an
+         * earlier preloaded library) is the program's disposition: called
+         * first, reported after. */
+        btc_crash_chain_manage(sig, &old);
+        our_action(&old, &sa);
+        if (btc_real_sigaction(sig, &sa, NULL) != 0)
             return -errno;
-        g_previous[i] = old;
-        g_installed[i] = true;
     }
     return 0;
 }
@@ -86,13 +112,78 @@ void
 btc_handlers_restore(int sig)
 {
     struct sigaction dfl;
-    int i = fatal_index(sig);
 
-    if (i < 0 || !g_installed[i]) {
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
-        sigaction(sig, &dfl, NULL);
-        return;
+    /* We report only when the program's disposition is the default one. */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    btc_real_sigaction(sig, &dfl, NULL); /* async-signal-safe */
+}
+
+/* The interposed sigaction(): for the fatal signals btcrash manages, the
+ * program's disposition is recorded, btcrash's handler stays in front, and
+ * the program sees what it would see without btcrash (its own previous
+ * disposition). SIG_IGN for SIGABRT, SIGTRAP and SIGSYS is passed to the
+ * kernel for real: those are sent on purpose and must not interrupt system
+ * calls. For SIGSEGV, SIGBUS, SIGFPE and SIGILL our handler stays (with
+ * SA_RESTART) and ignores a sent signal itself: the kernel cannot ignore a
+ * fault, it kills, and that death is reported. Everything else goes straight
+ * to libc. Exported: it must interpose libc's. */
+__attribute__((visibility("default"))) int
+sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
+{
+    struct sigaction cur, ours;
+    unsigned long mask;
+    int r = 0;
+
+    if (!btc_crash_chain_managed(sig))
+        return btc_real_sigaction(sig, act, oldact);
+    btc_crash_chain_lock(false, &mask);
+    btc_crash_chain_get(sig, &cur);
+    if (act) {
+        if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN && !is_fault_signal(sig)) {
+            r = btc_real_sigaction(sig, act, NULL);
+        } else {
+            our_action(act, &ours);
+            r = btc_real_sigaction(sig, &ours, NULL);
+        }
+        if (r == 0)
+            btc_crash_chain_set(sig, act);
     }
-    sigaction(sig, &g_previous[i], NULL); /* async-signal-safe */
+    btc_crash_chain_unlock(mask);
+    if (r != 0)
+        return r; /* errno from libc */
+    if (oldact)
+        *oldact = cur;
+    return 0;
+}
+
+/* The interposed signal(): glibc's BSD semantics (the signal blocked while
+ * its handler runs, system calls restarted), through the sigaction above. */
+__attribute__((visibility("default"))) __sighandler_t
+signal(int sig, __sighandler_t handler)
+{
+    struct sigaction sa, old;
+    unsigned long mask;
+
+    if (!btc_crash_chain_managed(sig)) {
+        signal_fn real = atomic_load(&g_real_signal);
+
+        if (!real) {
+            real = (signal_fn)dlsym(RTLD_NEXT, "signal");
+            if (!real) {
+                errno = ENOSYS;
+                return SIG_ERR;
+            }
+            atomic_store(&g_real_signal, real);
+        }
+        return real(sig, handler);
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    mask = 1UL << (sig - 1); /* sigemptyset, sigaddset: btcrash manages only 1..31 */
+    memcpy(&sa.sa_mask, &mask, sizeof(mask));
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(sig, &sa, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
 }

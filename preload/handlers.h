@@ -1,6 +1,9 @@
 /* handlers: installs btcrash's fatal-signal handlers and the main thread's
- * alternate signal stack, and restores what was there before. Installation
- * runs in the constructor; btc_handlers_restore also on the crash path. */
+ * alternate signal stack, and interposes sigaction() and signal() so that
+ * the program's own handlers for those signals run from btcrash's
+ * (crash_chain.c). Installation runs in the constructor, the interposed
+ * functions in the program's threads (and its signal handlers);
+ * btc_handlers_restore also on the crash path. */
 #ifndef BTCRASH_PRELOAD_HANDLERS_H
 #define BTCRASH_PRELOAD_HANDLERS_H
 
@@ -15,7 +18,8 @@ int btc_handlers_install(void);
 /** Constructor: give the calling thread an alternate stack if it has none. */
 int btc_handlers_ensure_altstack(void);
 
-/** Crash path, async-signal-safe: put back @sig's previous disposition. */
+/** Crash path, async-signal-safe: set @sig's default disposition in the
+ * kernel (btcrash reports only when that is the program's disposition). */
 void btc_handlers_restore(int sig);
 
 /** Crash path: the handler itself (crash_handler.c). */

@@ -15,6 +15,7 @@
 #include "str.h"
 #include "strbuf.h"
 #include "sys.h"
+#include "threads.h"
 
 extern char **environ;
 
@@ -109,4 +110,6 @@ btcrash_preload_init(void)
     r = btc_handlers_install();
     if (r < 0)
         say("btcrash: could not install signal handlers; crash reporting is off\n");
+    else
+        btc_threads_enable();
 }
