@@ -56,7 +56,7 @@ class Case:
     def __init__(self, prog, args=(), sig=signal.SIGSEGV, message=None, expect=(),
                  fault_thread_name=None, thread_count=1, report_threads=None,
                  parked=None, libc_top=False, bt_limit=None, no_ptrace=False,
-                 extra_modules=(), fault_addr="zero"):
+                 extra_modules=(), fault_addr="zero", abort_text=None):
         self.prog = prog
         self.args = list(args)
         self.sig = sig
@@ -81,6 +81,12 @@ class Case:
         # instruction: SIGFPE, SIGILL), "any" (overflow: somewhere below the
         # stack), None (a signal sent by kill/abort: no fault address)
         self.fault_addr = fault_addr
+        # A regex that the text glibc prints before it aborts (the program's
+        # whole stderr without btcrash, less its newline) must match: a
+        # self-check. The report's error.message and annotations.Crash
+        # ["abort.message"] must then equal that text exactly. None: the
+        # Crash annotation must have no "abort.message".
+        self.abort_text = abort_text
 
 
 SEGV0 = r"^SIGSEGV \(SEGV_MAPERR\) at 0x0$"
@@ -141,6 +147,12 @@ CASES = {
         expect=[("recurse", "stack_overflow.c", None, False),  # the prologue's spill
                 ("recurse", "stack_overflow.c", "@recurse", False),
                 ("recurse", "stack_overflow.c", "@recurse", False)]),
+    "thread_overflow": Case(
+        "thread_overflow", message=r"^SIGSEGV \(SEGV_(MAPERR|ACCERR)\)", bt_limit=32,
+        fault_addr="any", fault_thread_name="ovf-worker", thread_count=2,
+        expect=[("t_recurse", "thread_overflow.c", None, False),  # the prologue's spill
+                ("t_recurse", "thread_overflow.c", "@recurse", False),
+                ("t_recurse", "thread_overflow.c", "@recurse", False)]),
     "threads8": Case(
         "threads8", message=SEGV0, fault_thread_name=r"re:^racer-[0-7]$", thread_count=9,
         expect=[("crash_now", "threads8.c", "@fault", False),
@@ -156,6 +168,50 @@ CASES = {
                 ("sc_level2", "seccomp_null.c", "@call2", False),
                 ("sc_level1", "seccomp_null.c", "@call1", False),
                 ("main", "seccomp_null.c", "@main", False)]),
+    # glibc's abort messages (issue 5, point 3), from __abort_msg.
+    "abort_assert": Case(
+        "abort_assert", sig=signal.SIGABRT, fault_addr=None,
+        message=r"Assertion `count == 0' failed\.$",
+        abort_text=r"^abort_assert: /\S+/abort_assert\.c:\d+: check_count: "
+                   r"Assertion `count == 0' failed\.$",
+        expect=[("check_count", "abort_assert.c", "@fault", False),
+                ("run_checks", "abort_assert.c", "@call", False),
+                ("main", "abort_assert.c", "@main", False)]),
+    "abort_assert_noptrace": Case(
+        "abort_assert", args=["noptrace"], sig=signal.SIGABRT, fault_addr=None, no_ptrace=True,
+        message=r"Assertion `count == 0' failed\.$",
+        abort_text=r"^abort_assert: /\S+/abort_assert\.c:\d+: check_count: "
+                   r"Assertion `count == 0' failed\.$",
+        expect=[("check_count", "abort_assert.c", "@fault", False),
+                ("run_checks", "abort_assert.c", "@call", False),
+                ("main", "abort_assert.c", "@main", False)]),
+    # process_vm_readv denied: the message comes from PTRACE_PEEKDATA.
+    "abort_assert_novmread": Case(
+        "abort_assert", args=["novmread"], sig=signal.SIGABRT, fault_addr=None,
+        message=r"Assertion `count == 0' failed\.$",
+        abort_text=r"^abort_assert: /\S+/abort_assert\.c:\d+: check_count: "
+                   r"Assertion `count == 0' failed\.$",
+        expect=[("check_count", "abort_assert.c", "@fault", False),
+                ("run_checks", "abort_assert.c", "@call", False),
+                ("main", "abort_assert.c", "@main", False)]),
+    "abort_double_free": Case(
+        "abort_double_free", sig=signal.SIGABRT, fault_addr=None,
+        message=r"^free\(\): double free detected in tcache 2$",
+        abort_text=r"^free\(\): double free detected in tcache 2$",
+        expect=[("release", "abort_double_free.c", "@fault", False),
+                ("main", "abort_double_free.c", "@main", False)]),
+    "abort_fortify": Case(
+        "abort_fortify", sig=signal.SIGABRT, fault_addr=None,
+        message=r"^\*\*\* buffer overflow detected \*\*\*: terminated$",
+        abort_text=r"^\*\*\* buffer overflow detected \*\*\*: terminated$",
+        expect=[("copy_name", "abort_fortify.c", "@fault", False),
+                ("main", "abort_fortify.c", "@main", False)]),
+    "abort_stack_smash": Case(
+        "abort_stack_smash", sig=signal.SIGABRT, fault_addr=None,
+        message=r"^\*\*\* stack smashing detected \*\*\*: terminated$",
+        abort_text=r"^\*\*\* stack smashing detected \*\*\*: terminated$",
+        expect=[("smash", "abort_stack_smash.c", "@fault", False),
+                ("main", "abort_stack_smash.c", "@main", False)]),
 }
 
 
@@ -855,6 +911,38 @@ def check_report(c, case, src, progs, report, pid, cwd, started):
                     "\n    ".join(repr(f) for f in frames) or "(empty)"))
 
 
+def glibc_abort_text(c, case, stderr):
+    """The text glibc printed before aborting: the program's whole stderr
+    without btcrash, less the newline. A self-check against the case's regex."""
+    text = stderr.decode("utf-8", "replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    c.check(re.search(case.abort_text, text),
+            "[harness self-check] without btcrash the program printed %r on stderr, expected "
+            "glibc's abort message matching %r" % (text, case.abort_text))
+    return text
+
+
+def check_abort_message(c, case, report, expected, stderr):
+    """error.message and annotations.Crash["abort.message"] are glibc's text,
+    which the summary shows after the signal; a plain abort() has none."""
+    attrs = report.get("attributes") if isinstance(report.get("attributes"), dict) else {}
+    ann = report.get("annotations") if isinstance(report.get("annotations"), dict) else {}
+    crash = ann.get("Crash") if isinstance(ann.get("Crash"), dict) else {}
+    if expected is None:
+        c.check("abort.message" not in crash, "annotations.Crash has abort.message %r, but glibc "
+                "left no message" % crash.get("abort.message"))
+        return
+    c.eq(attrs.get("error.message"), expected, "attributes['error.message'] (glibc's abort text)")
+    c.eq(crash.get("abort.message"), expected, "annotations.Crash['abort.message']")
+    desc = crash.get("description")
+    c.check(isinstance(desc, str) and desc.startswith(SIGNAMES[case.sig] + " "),
+            "annotations.Crash['description'] = %r should still describe the signal" % desc)
+    line = "crashed with %s: %s\n" % (SIGNAMES[case.sig], expected)
+    text = stderr.decode("utf-8", "replace")
+    c.check(line in text, "stderr summary lacks %r:\n%s" % (line, text[-2000:]))
+
+
 def check_summary(c, case, stderr, report_path, gtop):
     text = stderr.decode("utf-8", "replace")
     signame = SIGNAMES[case.sig]
@@ -928,6 +1016,7 @@ def main():
         c.check(os.WIFSIGNALED(r0.status) and os.WTERMSIG(r0.status) == case.sig,
                 "[harness self-check] without btcrash the program %s, expected %s" % (
                     r0.describe(), SIGNAMES[case.sig]))
+        abort_text = glibc_abort_text(c, case, r0.stderr) if case.abort_text else None
 
         # 2. gdb.
         cwdg = os.path.join(tmp, "gdb")
@@ -979,6 +1068,7 @@ def main():
         rep, rpath = check_db(c, db)
         if rep is not None:
             check_report(c, case, src, progs, rep, r1.pid, cwd1, started)
+            check_abort_message(c, case, rep, abort_text, r1.stderr)
             rthread = rep.get("threads", {}).get(rep.get("mainThread"), {})
             rframes = report_frames(rep, rthread)
             if gframes:
@@ -1019,6 +1109,12 @@ def main():
         rep2, _ = check_db(dc, db2)
         if rep2 is not None:
             check_debug_output(dc, rep2, r2.stderr)
+            if abort_text is not None:
+                text2 = r2.stderr.decode("utf-8", "replace")
+                line = "crashed with %s: %s\n" % (SIGNAMES[case.sig], abort_text)
+                dc.check(line in text2, "debug output lacks %r" % line)
+                dc.check("abort.message: " + abort_text + "\n" in text2,
+                         "debug output does not show annotations.Crash abort.message")
         else:
             dc.fail("debug run stored no usable report")
         for f in dc.failures:
