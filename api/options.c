@@ -23,6 +23,15 @@ static struct btc_crash_plan *g_plan;
 /* Serialises btcrash_initialize calls, so the environment, timeout and debug
  * flag published last all come from the same call. */
 static pthread_mutex_t g_initialize_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every environment block btc_api_options_initialize published, newest
+ * first, under g_initialize_lock. They are never freed (see there); the
+ * list keeps them reachable, so that a retained block is not a leak to
+ * LeakSanitizer, nor lost when the plan's pointer is overwritten. */
+struct published_env {
+    struct published_env *next;
+    char **env;
+};
+static struct published_env *g_published_envs;
 
 enum kind {
     K_ENDPOINT,
@@ -310,6 +319,17 @@ btc_api_options_initialize(const btcrash_options *opts)
     btc_cfg_load(btc_helper_env_lookup, &lookup, NULL, NULL, &cfg);
 
     pthread_mutex_lock(&g_initialize_lock);
+    if (env) {
+        struct published_env *pe = malloc(sizeof(*pe));
+
+        /* Out of memory: the block is published all the same, and only
+         * its bookkeeping is missing. */
+        if (pe) {
+            pe->env = env;
+            pe->next = g_published_envs;
+            g_published_envs = pe;
+        }
+    }
     /* The previous block is not freed: a crash handler may be exec'ing the
      * helper with it right now, and nothing tells when it is done. Each
      * call with options leaks one environment, a few hundred bytes. */

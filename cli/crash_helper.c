@@ -26,6 +26,7 @@
 #include "http.h"
 #include "json_util.h"
 #include "print.h"
+#include "record_check.h"
 #include "report.h"
 
 /* The crashed process inherited descriptors into us (all those without
@@ -70,9 +71,7 @@ map_record(const struct btc_crash_record **ret_rec, size_t *ret_size)
     if (mem == MAP_FAILED)
         return -errno;
     rec = mem;
-    if (rec->magic != BTC_RECORD_MAGIC || rec->version != BTC_RECORD_VERSION ||
-        rec->header_size != sizeof(*rec) || rec->stack_len > BTC_STACK_SNAPSHOT_MAX ||
-        sizeof(*rec) + rec->stack_len > (size_t)st.st_size) {
+    if (btc_record_check(mem, (size_t)st.st_size) < 0) {
         munmap(mem, (size_t)st.st_size);
         return -EBADMSG;
     }
