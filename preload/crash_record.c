@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "cxx_throw.h"
 #include "sys.h"
 
 #define PAGE_GUESS 4096u
@@ -85,6 +86,12 @@ btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si
     rec->trapno = (uint64_t)g[REG_TRAPNO];
     rec->err = (uint64_t)g[REG_ERR];
     memcpy(&rec->siginfo, si, sizeof(*si));
+    /* An uncaught C++ exception ends in abort(); this thread's note of its
+     * last throw is a thread-local read (initial-exec: no call). */
+    if (sig == SIGABRT) {
+        rec->cxx_object = btc_crash_cxx_thrown.object;
+        rec->cxx_tinfo = btc_crash_cxx_thrown.tinfo;
+    }
     errno = saved_errno;
 }
 

@@ -71,6 +71,13 @@ struct btc_crash_record {
     uint64_t stack_start;
     uint64_t stack_len;
 
+    /* SIGABRT only: the last C++ exception the crashing thread threw (the
+     * thrown object and its std::type_info), or zeros. Possibly one that
+     * was caught long ago: the helper checks the stack before it trusts
+     * them. */
+    uint64_t cxx_object;
+    uint64_t cxx_tinfo;
+
     siginfo_t siginfo;
 };
 

@@ -108,7 +108,8 @@ print_frame(FILE *out, json_t *report, json_t *frame, size_t i, bool with_addres
 
 /* What happened, in words: " crashed: " for a crash, " crashed with
  * SIGABRT: " when glibc's abort message (annotations.Crash["abort.message"])
- * took the signal's place in error.message, " reported an Exception: " for
+ * or an uncaught C++ exception ("exception.type", "exception.what") took
+ * the signal's place in error.message, " reported an Exception: " for
  * an API report (error.type other than "Crash"). */
 static void
 put_what_happened(FILE *out, json_t *report)
@@ -118,7 +119,7 @@ put_what_happened(FILE *out, json_t *report)
     const char *type = str(attrs, "error.type"), *msg = str(attrs, "error.message");
 
     if (!type || strcmp(type, "Crash") == 0) {
-        if (str(crash, "abort.message") && str(crash, "signal")) {
+        if ((str(crash, "abort.message") || str(crash, "exception.type")) && str(crash, "signal")) {
             fputs(" crashed with ", out);
             put_safe(out, str(crash, "signal"));
             fputs(": ", out);

@@ -241,6 +241,8 @@ build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capt
     if (btc_json_set_str(a, "description", msg) < 0 ||
         (cap && cap->abort_message &&
          btc_json_set_str(a, "abort.message", cap->abort_message) < 0) ||
+        (cap && cap->cxx_type && btc_json_set_str(a, "exception.type", cap->cxx_type) < 0) ||
+        (cap && cap->cxx_what && btc_json_set_str(a, "exception.what", cap->cxx_what) < 0) ||
         btc_json_set(a, "signal", sig ? btc_json_str(sig) : json_null()) < 0 ||
         btc_json_set_int(a, "signal.number", rec->signo) < 0 ||
         btc_json_set(a, "code", code ? btc_json_str(code) : json_null()) < 0 ||
@@ -484,7 +486,8 @@ add_attributes(json_t *report, const struct btc_crash_record *rec, const struct 
 }
 
 static int
-add_classifiers(json_t *report, const struct btc_crash_record *rec, json_t *userdata)
+add_classifiers(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
+                json_t *userdata)
 {
     const char *sig = btc_sig_name(rec->signo);
     json_t *classifier, *classifiers;
@@ -505,6 +508,10 @@ add_classifiers(json_t *report, const struct btc_crash_record *rec, json_t *user
         snprintf(signum, sizeof(signum), "signal %d", rec->signo);
         sig = signum;
     }
+    /* An uncaught C++ exception is classified by its type, not by the
+     * SIGABRT every one of them ends in. */
+    if (cap && cap->cxx_type)
+        sig = cap->cxx_type;
     classifiers = json_array();
     if (!classifiers || btc_json_append(classifiers, btc_json_str(sig)) < 0) {
         json_decref(classifiers);
@@ -554,7 +561,7 @@ build(const struct btc_crash_record *rec, const struct btc_capture *cap,
         btc_json_set_str(report, "agentVersion", BTCRASH_VERSION) < 0 ||
         add_threads(report, rec, cap, src, api) < 0 ||
         (!api && btc_json_set(report, "arch", build_arch()) < 0) ||
-        add_classifiers(report, rec, userdata) < 0 ||
+        add_classifiers(report, rec, cap, userdata) < 0 ||
         add_attributes(report, rec, cap, cfg, userdata, warn, warn_ctx) < 0 ||
         add_annotations(report, rec, cap, userdata) < 0 || add_modules(report, cap) < 0 ||
         btc_json_set(report, "sourceCode", json_incref(btc_source_entries(src))) < 0)

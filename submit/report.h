@@ -17,8 +17,12 @@
  * from /proc/PID, overridden by cfg->attributes_json), annotations, modules,
  * arch and the faulting frame's registers. When @cap has an abort_message,
  * it is error.message and annotations.Crash["abort.message"] (the signal's
- * description stays in annotations.Crash.description). Every string in it
- * is valid UTF-8. Reads /proc/PID, so call it while the crashed process still exists.
+ * description stays in annotations.Crash.description). When @cap has a
+ * cxx_type (an uncaught C++ exception), it is the classifier instead of the
+ * signal's name, "type: what()" (or the type) is error.message, and
+ * annotations.Crash gets "exception.type" and "exception.what". Every
+ * string in it is valid UTF-8. Reads /proc/PID, so call it while the
+ * crashed process still exists.
  *
  * @warn receives one line per configuration problem found here (for example
  * an invalid BACKTRACE_ATTRIBUTES); may be NULL.

@@ -358,11 +358,24 @@ add_fault(json_t *attrs, const struct btc_crash_record *rec, const struct btc_ca
     char msg[256], num[32];
 
     btc_sig_describe(rec, msg, sizeof(msg));
-    /* The text glibc printed says more than the signal that followed it. */
-    if (btc_json_set_str(attrs, "error.type", "Crash") < 0 ||
-        btc_json_set_str(attrs, "error.message",
-                         cap && cap->abort_message ? cap->abort_message : msg) < 0)
+    /* An uncaught exception, or the text glibc printed, says more than the
+     * signal that followed it. */
+    if (btc_json_set_str(attrs, "error.type", "Crash") < 0)
         return -ENOMEM;
+    if (cap && cap->cxx_type) {
+        char *text = NULL;
+        int r;
+
+        if (cap->cxx_what && asprintf(&text, "%s: %s", cap->cxx_type, cap->cxx_what) < 0)
+            return -ENOMEM;
+        r = btc_json_set_str(attrs, "error.message", text ? text : cap->cxx_type);
+        free(text);
+        if (r < 0)
+            return -ENOMEM;
+    } else if (btc_json_set_str(attrs, "error.message",
+                                cap && cap->abort_message ? cap->abort_message : msg) < 0) {
+        return -ENOMEM;
+    }
     if (!sig) {
         snprintf(num, sizeof(num), "%d", rec->signo);
         sig = num;

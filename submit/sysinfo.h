@@ -14,8 +14,9 @@
  * system.memory.*, vm.*, sched.cs.*, descriptor.count, application.session,
  * backtrace.*, signal, signal.code and fault.address. For an API report
  * (BTC_RECORD_F_API) the fault group (error.*, signal, signal.code,
- * fault.address) is left to the caller. error.message is @cap's
- * abort_message when there is one, else the signal's description. A value
+ * fault.address) is left to the caller. error.message is "type: what()"
+ * (or the type) of @cap's uncaught C++ exception when there is one, else
+ * @cap's abort_message when there is one, else the signal's description. A value
  * that cannot be read (a
  * missing /proc file, a process already gone) is left out.
  *

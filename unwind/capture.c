@@ -13,6 +13,7 @@
 
 #include "abort_msg.h"
 #include "clock.h"
+#include "cxx_exception.h"
 #include "memory.h"
 #include "modules.h"
 #include "procinfo.h"
@@ -273,6 +274,40 @@ collect_abort_message(struct capture_state *st)
     return r == -ENOMEM ? r : 0;
 }
 
+/* The uncaught C++ exception's type and what(), read while the threads are
+ * stopped, like the abort message. The record's note is only the last
+ * exception the thread threw; keep_cxx_exception drops it afterwards unless
+ * the stack shows that an exception ended the program. */
+static int
+collect_cxx_exception(struct capture_state *st)
+{
+    const struct btc_crash_record *rec = st->rec;
+    int r;
+
+    if (rec->signo != SIGABRT || rec->cxx_tinfo == 0)
+        return 0;
+    r = btc_unwind_cxx_exception(st->dwfl, &st->mem, rec->cxx_object, rec->cxx_tinfo,
+                                 &st->c->cxx_type, &st->c->cxx_what);
+    return r == -ENOMEM ? r : 0;
+}
+
+static void
+keep_cxx_exception(struct btc_capture *c)
+{
+    const struct btc_thread *t;
+
+    if (!c->cxx_type)
+        return;
+    t = &c->threads[c->fault_thread];
+    for (size_t i = 0; i < t->nframes; i++)
+        if (btc_unwind_cxx_is_throw_frame(t->frames[i].func))
+            return;
+    free(c->cxx_type);
+    free(c->cxx_what);
+    c->cxx_type = NULL;
+    c->cxx_what = NULL;
+}
+
 static int
 collect_process_facts(struct btc_capture *c)
 {
@@ -334,6 +369,9 @@ btc_unwind_capture(const struct btc_crash_record *rec, const void *stack,
     r = collect_abort_message(&st);
     if (r < 0)
         goto fail;
+    r = collect_cxx_exception(&st);
+    if (r < 0)
+        goto fail;
     /* Symbolication needs files only; let the process go on to its end. */
     btc_unwind_tracees_detach(&st.tracees);
 
@@ -352,6 +390,7 @@ btc_unwind_capture(const struct btc_crash_record *rec, const void *stack,
             goto fail;
     }
     c->fault_thread = st.fault_idx;
+    keep_cxx_exception(c);
     r = collect_process_facts(c);
     if (r < 0)
         goto fail;
@@ -382,5 +421,7 @@ btc_capture_free(struct btc_capture *c)
     free(c->exe_path);
     free(c->lang_version);
     free(c->abort_message);
+    free(c->cxx_type);
+    free(c->cxx_what);
     free(c);
 }

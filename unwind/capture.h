@@ -57,6 +57,14 @@ struct btc_capture {
      * BTC_UNWIND_ABORT_MSG_MAX bytes; raw bytes, not necessarily UTF-8.
      * NULL for other signals, a plain abort(), or when it cannot be read. */
     char *abort_message;
+    /* For a SIGABRT that an uncaught C++ exception caused (the crashing
+     * thread's stack shows std::terminate or __cxa_throw, and the record
+     * names the exception the thread last threw): the exception's type,
+     * demangled ("std::runtime_error"), and its what() for types derived
+     * from std::runtime_error or std::logic_error (raw bytes, at most
+     * BTC_UNWIND_CXX_WHAT_MAX). NULL when unknown. */
+    char *cxx_type;
+    char *cxx_what;
 };
 
 #define BTC_UNWIND_MAX_FRAMES 1024

@@ -20,8 +20,10 @@ fi
 # Interposed on purpose, and nothing else (preload/libbtcrash.map):
 # pthread_create gives every new thread an alternate signal stack, and
 # sigaction/signal keep btcrash's handler in front of the program's own for
-# the fatal signals (README, "Programs with their own signal handlers").
-interposed='^(pthread_create|sigaction|signal)$'
+# the fatal signals (README, "Programs with their own signal handlers");
+# __cxa_throw notes each thread's last C++ exception so that a report for an
+# uncaught one names its type and what() (README, "C++ exceptions").
+interposed='^(pthread_create|sigaction|signal|__cxa_throw)$'
 bad_exports=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^btcrash_' |
   grep -Ev "$interposed" || true)
 if [ -n "$bad_exports" ]; then
