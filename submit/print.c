@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
+
 #define SUMMARY_FRAMES 5
 #define FAULT_CONTEXT  5 /* source lines shown above and below the fault */
 
@@ -20,26 +22,12 @@ struct style {
 static const struct style g_plain = {"", "", "", ""};
 static const struct style g_color = {"\033[1m", "\033[2m", "\033[31m", "\033[0m"};
 
-/*
- * Print @s with control characters (C0, DEL and the C1 range U+0080..U+009F,
- * whose U+009B is a CSI introducer) shown as \xNN. Tabs are kept when
- * @keep_tab, for source lines.
- */
+/* Report strings are the crashed program's data: escaped (text.h). Tabs
+ * are kept when @keep_tab, for source lines. */
 static void
 put_safe_n(FILE *out, const char *s, size_t len, bool keep_tab)
 {
-    const unsigned char *p = (const unsigned char *)s;
-
-    for (size_t i = 0; i < len; i++) {
-        if ((p[i] < 0x20 && !(keep_tab && p[i] == '\t')) || p[i] == 0x7f) {
-            fprintf(out, "\\x%02x", p[i]);
-        } else if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
-            fprintf(out, "\\u%04x", p[i + 1]);
-            i++;
-        } else {
-            fputc(p[i], out);
-        }
-    }
+    btc_text_put(out, s, len, 0, keep_tab ? BTC_TEXT_KEEP_TAB : 0);
 }
 
 static void
