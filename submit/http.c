@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+
+#include "sha256.h"
+#include "text.h"
 
 /* Below this much time left, a transfer cannot even connect: do not start. */
 #define MIN_LEFT_NS (50 * 1000000LL)
@@ -96,12 +100,37 @@ btc_http_url(const char *endpoint, const char *token, char **ret_url)
     if (!enc)
         return -ENOMEM;
     len = strlen(endpoint);
-    n = asprintf(&url, "%s%spost?token=%s&format=json", endpoint,
-                 len > 0 && endpoint[len - 1] == '/' ? "" : "/", enc);
+    if (strchr(endpoint, '?')) {
+        /* A full submission URL with a query of its own: one more '?'
+         * would make the token part of the last parameter's value. */
+        char last = endpoint[len - 1];
+
+        n = asprintf(&url, "%s%stoken=%s&format=json", endpoint,
+                     last == '?' || last == '&' ? "" : "&", enc);
+    } else {
+        n = asprintf(&url, "%s%spost?token=%s&format=json", endpoint,
+                     len > 0 && endpoint[len - 1] == '/' ? "" : "/", enc);
+    }
     free(enc);
     if (n < 0)
         return -ENOMEM;
     *ret_url = url;
+    return 0;
+}
+
+int
+btc_http_endpoint_id(const char *endpoint, const char *token,
+                     char ret[BTC_HTTP_ENDPOINT_ID_LEN + 1])
+{
+    char *url = NULL;
+    int r = btc_http_url(endpoint, token, &url);
+
+    if (r < 0)
+        return r;
+    btc_sha256_hex(url, strlen(url), ret);
+    /* The URL holds the token: leave no copy of it behind in the heap. */
+    explicit_bzero(url, strlen(url));
+    free(url);
     return 0;
 }
 
@@ -152,39 +181,57 @@ replace_span(char **s, size_t start, size_t end)
     return 0;
 }
 
-/* Secrets a URL can hold without BACKTRACE_TOKEN: the password of a
- * user:password@ authority, and the token segment of
+/* Secrets a URL can hold without BACKTRACE_TOKEN, wherever a URL appears in
+ * @s (an error message may quote one): the whole userinfo of
+ * "user:password@host" (a token is often given as the user), the value of
+ * every "token=" query parameter, and the token segment of
  * https://submit.backtrace.io/{universe}/{token}/json. */
 static int
 redact_url_secrets(char **s)
 {
-    char *scheme = strstr(*s, "://"), *auth, *auth_end, *at, *colon, *sub;
+    size_t pos = 0;
+    char *hit;
     int r;
 
-    if (!scheme)
-        return 0;
-    auth = scheme + 3;
-    auth_end = auth + strcspn(auth, "/?#");
-    at = memchr(auth, '@', (size_t)(auth_end - auth));
-    if (at) {
-        colon = memchr(auth, ':', (size_t)(at - auth));
-        if (colon && colon + 1 < at) {
-            r = replace_span(s, (size_t)(colon + 1 - *s), (size_t)(at - *s));
+    while ((hit = strstr(*s + pos, "://"))) {
+        char *auth = hit + 3, *auth_end = auth + strcspn(auth, "/?#\" \t\r\n");
+        char *at = NULL;
+
+        for (char *p = auth; p < auth_end; p++)
+            if (*p == '@')
+                at = p; /* the last '@': a password may hold one too */
+        pos = (size_t)(auth - *s);
+        if (at && at > auth &&
+            (at - auth != (ptrdiff_t)strlen(REDACTED) ||
+             strncmp(auth, REDACTED, strlen(REDACTED)) != 0)) {
+            r = replace_span(s, pos, (size_t)(at - *s));
             if (r < 0)
                 return r;
         }
     }
-    sub = strstr(*s, "submit.backtrace.io/");
-    if (sub) {
-        char *universe = sub + strlen("submit.backtrace.io/");
-        char *slash = strchr(universe, '/');
+    for (pos = 0; (hit = strstr(*s + pos, "token=")); pos = (size_t)(hit - *s) + 6) {
+        size_t start = (size_t)(hit + 6 - *s), vlen = strcspn(hit + 6, "&#\" \t\r\n");
 
-        if (slash) {
-            char *tok = slash + 1;
-            size_t toklen = strcspn(tok, "/?#");
+        /* Only a parameter: "?token=" or "&token=", not "mytoken=". */
+        if (hit == *s || (hit[-1] != '?' && hit[-1] != '&') || vlen == 0 ||
+            (vlen == strlen(REDACTED) && strncmp(hit + 6, REDACTED, vlen) == 0))
+            continue;
+        r = replace_span(s, start, start + vlen);
+        if (r < 0)
+            return r;
+        hit = *s + start - 6;
+    }
+    for (pos = 0; (hit = strstr(*s + pos, "submit.backtrace.io/"));) {
+        char *universe = hit + strlen("submit.backtrace.io/");
+        char *slash = universe + strcspn(universe, "/?#\" \t\r\n");
+        char *tok = slash + 1;
+        size_t toklen = *slash == '/' ? strcspn(tok, "/?#\" \t\r\n") : 0;
 
-            if (toklen > 0 && (toklen != strlen(REDACTED) || strncmp(tok, REDACTED, toklen) != 0))
-                return replace_span(s, (size_t)(tok - *s), (size_t)(tok + toklen - *s));
+        pos = (size_t)(universe - *s);
+        if (toklen > 0 && (toklen != strlen(REDACTED) || strncmp(tok, REDACTED, toklen) != 0)) {
+            r = replace_span(s, (size_t)(tok - *s), (size_t)(tok + toklen - *s));
+            if (r < 0)
+                return r;
         }
     }
     return 0;
@@ -230,6 +277,7 @@ struct submit {
     char *body;
     size_t body_len;
     char errbuf[CURL_ERROR_SIZE];
+    char note[sizeof(((struct btc_http_result *)0)->note)]; /* becomes the result's */
 };
 
 /* One debug line, with the token redacted whatever the text holds. */
@@ -251,6 +299,34 @@ say(struct submit *s, const char *fmt, ...)
     /* Out of memory: say nothing rather than risk printing the token. */
     if (safe)
         s->log(safe, s->log_ctx);
+    free(safe);
+    free(line);
+}
+
+/* An attachment left out of the request: a debug line, and a note in the
+ * result (redacted, escaped, "; "-separated, cut when full). */
+__attribute__((format(printf, 2, 3))) static void
+left_out(struct submit *s, const char *fmt, ...)
+{
+    char *line = NULL, *safe;
+    size_t used = strlen(s->note);
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    safe = btc_http_redact(line, s->cfg->token);
+    if (safe) {
+        if (s->log)
+            s->log(safe, s->log_ctx);
+        if (used > 0 && used + 2 < sizeof(s->note))
+            used += (size_t)snprintf(s->note + used, sizeof(s->note) - used, "; ");
+        if (used + 4 < sizeof(s->note))
+            btc_text_escape(s->note + used, sizeof(s->note) - used, safe, strlen(safe), 0);
+    }
     free(safe);
     free(line);
 }
@@ -376,20 +452,23 @@ add_attachment(struct submit *s, const struct btc_http_attachment *att, const ch
         return -ENOMEM;
     a->s = s;
     a->name = name;
-    a->fd = open(att->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (att->from_fd)
+        a->fd = fcntl(att->fd, F_DUPFD_CLOEXEC, 3);
+    else
+        a->fd = open(att->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (a->fd < 0) {
-        say(s, "attachment %s skipped: cannot open %s: %s", name, att->path, strerror(errno));
+        left_out(s, "attachment %s skipped: cannot open %s: %s", name, att->path, strerror(errno));
         r = 0;
         goto fail;
     }
     if (fstat(a->fd, &st) < 0) {
-        say(s, "attachment %s skipped: cannot stat %s: %s", name, att->path, strerror(errno));
+        left_out(s, "attachment %s skipped: cannot stat %s: %s", name, att->path, strerror(errno));
         r = 0;
         goto fail;
     }
     /* A FIFO or device could block the upload, or never end. */
     if (!S_ISREG(st.st_mode)) {
-        say(s, "attachment %s skipped: %s is not a regular file", name, att->path);
+        left_out(s, "attachment %s skipped: %s is not a regular file", name, att->path);
         r = 0;
         goto fail;
     }
@@ -453,19 +532,19 @@ build_body(struct submit *s, const char *json, size_t len,
         bool dup = false;
 
         if (!att->path || !*att->path) {
-            say(s, "attachment %zu skipped: no path", i + 1);
+            left_out(s, "attachment %zu skipped: no path", i + 1);
             continue;
         }
         name = att->name && *att->name ? att->name : basename_of(att->path);
         if (!*name) {
-            say(s, "attachment %s skipped: no file name", att->path);
+            left_out(s, "attachment %s skipped: no file name", att->path);
             continue;
         }
         for (size_t j = 0; j < added && !dup; j++)
             dup = strcmp(names[j], name) == 0;
         if (dup) {
-            say(s, "attachment %s skipped: %s has the same name as an earlier one", name,
-                att->path);
+            left_out(s, "attachment %s skipped: %s has the same name as an earlier one", name,
+                     att->path);
             continue;
         }
         r = add_attachment(s, att, name, &bytes);
@@ -545,23 +624,61 @@ set_options(struct submit *s, long timeout_ms)
     return 0;
 }
 
-/* The rxid of a {"response":"ok","_rxid":"..."} body, into @buf, or "". */
+/* Text a server sent, into @buf: redacted (a server may echo the token
+ * back), escaped and cut (text.h), since it is printed on the crashed
+ * program's stderr and kept in the state file. */
 static void
-parse_rxid(const char *body, size_t len, char *buf, size_t size)
+server_text(const struct submit *s, char *buf, size_t size, const char *text, size_t len)
 {
-    json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
+    char *raw = strndup(text, len), *safe = raw ? btc_http_redact(raw, s->cfg->token) : NULL;
+
+    if (safe)
+        btc_text_escape(buf, size, safe, strlen(safe), 0);
+    else
+        snprintf(buf, size, "(withheld: out of memory)");
+    free(safe);
+    free(raw);
+}
+
+/* The rxid of a {"response":"ok","_rxid":"..."} body into @buf, or "". */
+static void
+parse_rxid(const struct submit *s, char *buf, size_t size)
+{
+    json_t *root = s->body ? json_loadb(s->body, s->body_len, 0, NULL) : NULL;
     const char *response = json_string_value(json_object_get(root, "response"));
-    const char *rxid = json_string_value(json_object_get(root, "_rxid"));
+    json_t *rxid = json_object_get(root, "_rxid");
 
     buf[0] = '\0';
-    if (response && strcmp(response, "ok") == 0 && rxid)
-        snprintf(buf, size, "%s", rxid);
+    if (response && strcmp(response, "ok") == 0 && json_is_string(rxid))
+        server_text(s, buf, size, json_string_value(rxid), json_string_length(rxid));
+    json_decref(root);
+}
+
+/* What a server said about a failure into @buf: the "message" (or
+ * "error", or error.message) of a JSON body, else the first line of a body
+ * that is not JSON; "" when it said nothing of the kind. */
+static void
+server_message(const struct submit *s, char *buf, size_t size)
+{
+    json_t *root = s->body ? json_loadb(s->body, s->body_len, 0, NULL) : NULL;
+    json_t *err = json_object_get(root, "error");
+    json_t *msg = json_object_get(root, "message");
+
+    buf[0] = '\0';
+    if (!json_is_string(msg))
+        msg = json_is_string(err) ? err : json_object_get(err, "message");
+    if (json_is_string(msg))
+        server_text(s, buf, size, json_string_value(msg), json_string_length(msg));
+    else if (!root && s->body)
+        server_text(s, buf, size, s->body, strcspn(s->body, "\r\n"));
     json_decref(root);
 }
 
 static void
 classify(struct submit *s, CURLcode rc, long status, struct btc_http_result *res)
 {
+    char said[BTC_TEXT_SERVER_MAX];
+
     res->status = status;
     if (rc != CURLE_OK) {
         res->outcome = BTC_HTTP_RETRY;
@@ -571,12 +688,13 @@ classify(struct submit *s, CURLcode rc, long status, struct btc_http_result *res
     }
     if (status == 200) {
         res->outcome = BTC_HTTP_SENT;
-        parse_rxid(s->body, s->body_len, res->rxid, sizeof(res->rxid));
+        parse_rxid(s, res->rxid, sizeof(res->rxid));
         return;
     }
     res->outcome =
         status >= 400 && status < 500 && status != 429 ? BTC_HTTP_REJECTED : BTC_HTTP_RETRY;
-    snprintf(res->error, sizeof(res->error), "HTTP %ld", status);
+    server_message(s, said, sizeof(said));
+    snprintf(res->error, sizeof(res->error), "HTTP %ld%s%s", status, said[0] ? ": " : "", said);
 }
 
 int
@@ -638,6 +756,7 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
             res.outcome == BTC_HTTP_REJECTED ? "rejected, will not retry" : "will retry");
     else
         say(&s, "failed after %ld ms: %s", ms, res.error);
+    snprintf(res.note, sizeof(res.note), "%s", s.note);
     *ret = res;
     r = 0;
 out:

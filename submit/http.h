@@ -4,6 +4,7 @@
 #ifndef BTCRASH_HTTP_H
 #define BTCRASH_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,13 +20,23 @@ struct btc_http_result {
     enum btc_http_outcome outcome;
     long status;     /* the HTTP status; 0 when no response arrived */
     char rxid[128];  /* "_rxid" of a {"response":"ok"} body, or "" */
-    char error[256]; /* why it was not sent (curl's text, "HTTP 500"), or "" */
+    char error[256]; /* why it was not sent (curl's text, "HTTP 500: what the
+                        server said"), or "" */
+    char note[512];  /* what was left out of the request (an attachment, and
+                        why), or "" */
+    /* All are escaped (text.h) and cut: what a server sends never reaches
+     * a terminal raw. */
 };
 
-/* One attachment part: the file at @path, sent as "attachment_<name>". */
+/* One attachment part, sent as "attachment_<name>": the file at @path, or,
+ * when @from_fd, the open file @fd (borrowed; @path then only names it in
+ * messages). The crash database hands its copies over by descriptor,
+ * opened relative to its directory without following links. */
 struct btc_http_attachment {
     const char *path;
     const char *name;
+    bool from_fd;
+    int fd;
 };
 
 /* Receives one line of debug output (no trailing newline). The token never
@@ -45,18 +56,37 @@ int btc_http_global_init(void);
  * The submission URL: @endpoint as given when it contains
  * "submit.backtrace.io" or @token is NULL/empty; otherwise
  * ENDPOINT/post?token=<url-encoded token>&format=json, without doubling a
- * trailing '/'.
+ * trailing '/'. An endpoint that has a query already ("...?k=v") gets
+ * "&token=<token>&format=json" instead: a second '?' would hide the token
+ * in the last parameter's value.
  *
  * Returns: 0 and *ret_url (malloc'ed), -EINVAL for a NULL endpoint, -ENOMEM.
  */
 int btc_http_url(const char *endpoint, const char *token, char **ret_url);
 
+/* 64 hex digits: SHA-256 of the submission URL. */
+#define BTC_HTTP_ENDPOINT_ID_LEN 64
+
+/**
+ * The identity of the endpoint a report is made for, as its state records
+ * it (DESIGN.md §6: a report goes only to the endpoint it was made for):
+ * the SHA-256 of btc_http_url(@endpoint, @token), in hex, so that it
+ * changes with the token too and never holds it in clear.
+ *
+ * Returns: 0 and @ret (BTC_HTTP_ENDPOINT_ID_LEN digits and a NUL), -EINVAL,
+ *          -ENOMEM.
+ */
+int btc_http_endpoint_id(const char *endpoint, const char *token,
+                         char ret[BTC_HTTP_ENDPOINT_ID_LEN + 1]);
+
 /**
  * @url with every occurrence of @token, raw or URL-encoded, replaced by
  * "REDACTED": for logs and messages. Secrets that a URL holds without a
- * token are redacted too: the password of "user:password@", and the token
- * segment of https://submit.backtrace.io/{universe}/{token}/json. @token may
- * be NULL. Any text (an error message) may be passed as @url.
+ * token are redacted too, in every URL the text holds: the userinfo of
+ * "user:password@host" (user and password), the value of each "token="
+ * query parameter, and the token segment of
+ * https://submit.backtrace.io/{universe}/{token}/json. @token may be NULL.
+ * Any text (an error message) may be passed as @url.
  *
  * Returns: a malloc'ed string, or NULL when out of memory.
  */

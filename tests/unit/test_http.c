@@ -1,5 +1,5 @@
-/* test_http: submission URL rules, redaction and the classification of
- * answers (submit/http.c). libcurl is mocked at the link boundary:
+/* test_http: submission URL rules, redaction, the endpoint identity and the
+ * classification of answers, escaped (submit/http.c). libcurl is mocked at the link boundary:
  * curl_easy_perform and curl_easy_getinfo are replaced (--wrap), and
  * curl_easy_setopt and curl_mime_name are observed, then passed on. */
 #include <errno.h>
@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +20,8 @@
 
 #include "config.h"
 #include "http.h"
+#include "sha256.h"
+#include "text.h"
 
 #define TOKEN     "s3cr3t tok&en"
 #define TOKEN_ENC "s3cr3t%20tok%26en"
@@ -200,7 +204,8 @@ config(const char *endpoint, const char *token)
     return cfg;
 }
 
-#define REPORT "{\"uuid\":\"x\"}"
+#define REPORT  "{\"uuid\":\"x\"}"
+#define LIT_URL "https://submit.backtrace.io/u/0123abcd/json"
 
 static int
 submit(const struct btc_config *cfg, const struct btc_http_attachment *atts, size_t n,
@@ -272,6 +277,18 @@ test_url_without_a_token_is_the_endpoint(void **state)
 }
 
 static void
+test_url_appends_to_a_query_the_endpoint_has(void **state)
+{
+    (void)state;
+    /* A second '?' would make the token part of a's value. */
+    expect_url("https://h/x?a=1", "T", "https://h/x?a=1&token=T&format=json");
+    expect_url("https://h/x?a=1&b=2", "a b", "https://h/x?a=1&b=2&token=a%20b&format=json");
+    expect_url("https://h/x?", "T", "https://h/x?token=T&format=json");
+    expect_url("https://h/x?a=1&", "T", "https://h/x?a=1&token=T&format=json");
+    expect_url("https://h/x?a=1", NULL, "https://h/x?a=1");
+}
+
+static void
 test_url_rejects_a_null_endpoint(void **state)
 {
     char *url = NULL;
@@ -315,7 +332,54 @@ static void
 test_redact_hides_a_url_password(void **state)
 {
     (void)state;
-    expect_redacted("https://user:pw@host/post", NULL, "https://user:REDACTED@host/post");
+    /* The whole userinfo: a token is often given as the user. */
+    expect_redacted("https://user:pw@host/post", NULL, "https://REDACTED@host/post");
+}
+
+static void
+test_redact_hides_the_whole_userinfo(void **state)
+{
+    (void)state;
+    expect_redacted("https://TOKEN@host/", NULL, "https://REDACTED@host/");
+    expect_redacted("https://u:p@h", NULL, "https://REDACTED@h");
+    expect_redacted("http://u:p@ss@host:8080/post?x=1", NULL, "http://REDACTED@host:8080/post?x=1");
+    /* An '@' after the authority is no userinfo. */
+    expect_redacted("https://host/a@b?c=d@e", NULL, "https://host/a@b?c=d@e");
+    expect_redacted("mail bob@example.com", NULL, "mail bob@example.com");
+}
+
+static void
+test_redact_hides_every_token_parameter(void **state)
+{
+    (void)state;
+    expect_redacted("https://h/post?token=abc&format=json", NULL,
+                    "https://h/post?token=REDACTED&format=json");
+    expect_redacted("https://h/post?format=json&token=abc", NULL,
+                    "https://h/post?format=json&token=REDACTED");
+    expect_redacted("https://h/?token=a&x=1&token=b#frag", NULL,
+                    "https://h/?token=REDACTED&x=1&token=REDACTED#frag");
+    /* Other parameters whose names end in "token" are not the token. */
+    expect_redacted("https://h/?mytoken=abc&x_token=d", NULL, "https://h/?mytoken=abc&x_token=d");
+}
+
+static void
+test_redact_covers_every_url_in_a_text(void **state)
+{
+    const char *text = "failed: https://a:b@h1/ then http://h2/post?token=t2&format=json, "
+                       "and https://submit.backtrace.io/uni/tok3/json.";
+    const char *want =
+        "failed: https://REDACTED@h1/ then http://h2/post?token=REDACTED&format=json, "
+        "and https://submit.backtrace.io/uni/REDACTED/json.";
+    char *twice;
+
+    (void)state;
+    expect_redacted(text, NULL, want);
+    /* What is redacted already stays as it is. */
+    twice = btc_http_redact(want, NULL);
+    assert_non_null(twice);
+    assert_string_equal(twice, want);
+    free(twice);
+    assert_null(btc_http_redact(NULL, NULL));
 }
 
 static void
@@ -324,6 +388,47 @@ test_redact_without_secrets_keeps_the_text(void **state)
     (void)state;
     expect_redacted("https://host:6098/post?x=1", NULL, "https://host:6098/post?x=1");
     expect_redacted("https://host:6098/post?x=1", "", "https://host:6098/post?x=1");
+}
+
+/* ---- endpoint identity ------------------------------------------------- */
+
+static void
+test_endpoint_id_is_the_sha256_of_the_submission_url(void **state)
+{
+    char id[BTC_HTTP_ENDPOINT_ID_LEN + 1], want[BTC_SHA256_HEX_LEN + 1], *url = NULL;
+
+    (void)state;
+    assert_int_equal(btc_http_endpoint_id("https://host:6098", "abc123", id), 0);
+    assert_int_equal(strlen(id), 64);
+    assert_int_equal(strspn(id, "0123456789abcdef"), 64);
+    assert_int_equal(btc_http_url("https://host:6098", "abc123", &url), 0);
+    btc_sha256_hex(url, strlen(url), want);
+    assert_string_equal(id, want);
+    assert_null(strstr(id, "abc123"));
+    free(url);
+    /* submit.backtrace.io: the URL as given. */
+    assert_int_equal(btc_http_endpoint_id("https://submit.backtrace.io/u/0123abcd/json", NULL, id),
+                     0);
+    btc_sha256_hex(LIT_URL, strlen(LIT_URL), want);
+    assert_string_equal(id, want);
+}
+
+static void
+test_endpoint_id_changes_with_the_token_and_the_endpoint(void **state)
+{
+    char a[BTC_HTTP_ENDPOINT_ID_LEN + 1], b[BTC_HTTP_ENDPOINT_ID_LEN + 1];
+
+    (void)state;
+    assert_int_equal(btc_http_endpoint_id("https://host", "token-a", a), 0);
+    assert_int_equal(btc_http_endpoint_id("https://host", "token-a", b), 0);
+    assert_string_equal(a, b);
+    assert_int_equal(btc_http_endpoint_id("https://host", "token-b", b), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(btc_http_endpoint_id("https://other", "token-a", b), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(btc_http_endpoint_id("https://host", NULL, b), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(btc_http_endpoint_id(NULL, "token-a", b), -EINVAL);
 }
 
 /* ---- classification and options (mocked transfer) ---------------------- */
@@ -343,6 +448,7 @@ test_submit_200_is_sent_with_the_rxid(void **state)
     assert_int_equal(res.status, 200);
     assert_string_equal(res.rxid, "0a1b2c");
     assert_string_equal(res.error, "");
+    assert_string_equal(res.note, "");
     assert_string_equal(g_mock.url, "http://host/post?token=0123abcd&format=json");
     assert_non_null(strstr(log.text, "rxid 0a1b2c"));
 }
@@ -372,7 +478,7 @@ expect_outcome(long status, enum btc_http_outcome want)
 
     setup(NULL);
     g_mock.status = status;
-    g_mock.body = "{\"response\":\"error\"}";
+    g_mock.body = NULL; /* nothing said: the status alone */
     assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
     assert_int_equal(res.outcome, want);
     assert_int_equal(res.status, status);
@@ -458,6 +564,10 @@ test_submit_never_shows_the_token_in_logs_or_errors(void **state)
     assert_null(strstr(res.error, TOKEN));
     assert_null(strstr(res.error, TOKEN_ENC));
     assert_non_null(strstr(res.error, "REDACTED"));
+    /* The note names the attachment's path, redacted too. */
+    assert_non_null(strstr(res.note, "x.log skipped"));
+    assert_null(strstr(res.note, TOKEN));
+    assert_null(strstr(res.note, TOKEN_ENC));
 }
 
 static void
@@ -563,9 +673,183 @@ test_submit_sends_upload_file_then_each_attachment_once(void **state)
     assert_non_null(strstr(log.text, "attachment missing.log skipped: cannot open"));
     assert_non_null(strstr(log.text, "attachment dir skipped"));
     assert_non_null(strstr(log.text, ", 2 attachments (5 bytes)"));
+    /* Whatever was left out is in the result's note too. */
+    assert_non_null(strstr(res.note, "attachment a.log skipped"));
+    assert_non_null(strstr(res.note, "attachment missing.log skipped: cannot open"));
+    assert_non_null(strstr(res.note, "attachment dir skipped"));
+    assert_null(strstr(res.note, "attachment b.log"));
     unlink(a);
     unlink(b);
     rmdir(dir);
+}
+
+static void
+test_submit_reads_an_attachment_from_its_descriptor(void **state)
+{
+    char dir[] = "/tmp/btc-test-http-XXXXXX", a[64], fifo[64];
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    int fd, pfd;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/copy", dir);
+    assert_non_null(f = fopen(a, "w"));
+    fputs("four", f);
+    fclose(f);
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    fd = open(a, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    pfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    assert_true(pfd >= 0);
+    /* The path only names it: the descriptor is what is read. */
+    struct btc_http_attachment atts[] = {
+        {.path = "/nonexistent/app.log", .name = "app.log", .from_fd = true, .fd = fd},
+        {.path = "pipe", .name = "pipe", .from_fd = true, .fd = pfd},
+        {.path = "closed", .name = "closed", .from_fd = true, .fd = -1},
+    };
+    g_mock.status = 200;
+    assert_int_equal(submit(&cfg, atts, 3, &log, &res), 0);
+    assert_int_equal(g_mock.nparts, 2);
+    assert_string_equal(g_mock.parts[1], "attachment_app.log");
+    assert_non_null(strstr(log.text, ", 1 attachment (4 bytes)"));
+    assert_non_null(strstr(res.note, "attachment pipe skipped"));
+    assert_non_null(strstr(res.note, "not a regular file"));
+    assert_non_null(strstr(res.note, "attachment closed skipped"));
+    /* Borrowed: still the caller's to close. */
+    assert_true(fcntl(fd, F_GETFD) >= 0);
+    assert_true(fcntl(pfd, F_GETFD) >= 0);
+    close(fd);
+    close(pfd);
+    unlink(a);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+static void
+test_submit_escapes_the_rxid(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.status = 200;
+    g_mock.body = "{\"response\":\"ok\",\"_rxid\":\"a\\u001b[31mb\\nc\"}";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_string_equal(res.rxid, "a\\x1b[31mb\\x0ac");
+    assert_null(strchr(log.text, '\x1b'));
+}
+
+static void
+test_submit_cuts_a_long_rxid(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    char body[1100];
+    size_t n;
+
+    (void)state;
+    n = (size_t)snprintf(body, sizeof(body), "{\"response\":\"ok\",\"_rxid\":\"");
+    memset(body + n, 'r', 1000);
+    snprintf(body + n + 1000, sizeof(body) - n - 1000, "\"}");
+    g_mock.status = 200;
+    g_mock.body = body;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    n = strlen(res.rxid);
+    assert_true(n > 100 && n < sizeof(res.rxid));
+    assert_string_equal(res.rxid + n - 3, "...");
+}
+
+/* The error of a @status answer whose body is @body. */
+static void
+expect_error(long status, const char *body, const char *want)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    setup(NULL);
+    g_mock.status = status;
+    g_mock.body = body;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.status, status);
+    assert_string_equal(res.error, want);
+}
+
+static void
+test_submit_error_quotes_what_the_server_said(void **state)
+{
+    (void)state;
+    expect_error(400, "{\"message\":\"invalid object\"}", "HTTP 400: invalid object");
+    expect_error(401, "{\"error\":\"unauthorized\"}", "HTTP 401: unauthorized");
+    expect_error(403, "{\"error\":{\"message\":\"universe suspended\"}}",
+                 "HTTP 403: universe suspended");
+    /* "message" comes first. */
+    expect_error(400, "{\"error\":\"e\",\"message\":\"m\"}", "HTTP 400: m");
+    /* Not JSON: the first line. */
+    expect_error(502, "Bad Gateway\r\n<html>nginx</html>\r\n", "HTTP 502: Bad Gateway");
+    expect_error(500, "oops", "HTTP 500: oops");
+}
+
+static void
+test_submit_error_escapes_and_cuts_what_the_server_said(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    char body[1100];
+    size_t n;
+
+    (void)state;
+    expect_error(400, "{\"message\":\"x\\u001b]0;pwned\\u0007y\\u009b\"}",
+                 "HTTP 400: x\\x1b]0;pwned\\x07y\\u009b");
+    expect_error(500, "a\x1b[2Jb\xff\nsecond line", "HTTP 500: a\\x1b[2Jb\\xff");
+
+    setup(NULL);
+    n = (size_t)snprintf(body, sizeof(body), "{\"message\":\"");
+    memset(body + n, 'A', 1000);
+    snprintf(body + n + 1000, sizeof(body) - n - 1000, "\"}");
+    g_mock.status = 400;
+    g_mock.body = body;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(strncmp(res.error, "HTTP 400: AAAA", 14), 0);
+    n = strlen(res.error);
+    assert_true(n - strlen("HTTP 400: ") <= BTC_TEXT_SERVER_MAX);
+    assert_string_equal(res.error + n - 3, "...");
+}
+
+static void
+test_submit_never_keeps_a_token_the_server_echoes(void **state)
+{
+    struct btc_config cfg = config("http://host", TOKEN);
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    setup(NULL);
+    g_mock.status = 401;
+    g_mock.body = "{\"message\":\"bad token " TOKEN " (" TOKEN_ENC ")\"}";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_string_equal(res.error, "HTTP 401: bad token REDACTED (REDACTED)");
+    setup(NULL);
+    g_mock.status = 200;
+    g_mock.body = "{\"response\":\"ok\",\"_rxid\":\"rx-" TOKEN "\"}";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_string_equal(res.rxid, "rx-REDACTED");
+}
+
+static void
+test_submit_error_is_the_status_alone_for_json_without_a_message(void **state)
+{
+    (void)state;
+    expect_error(400, "{\"response\":\"error\",\"status\":400}", "HTTP 400");
+    expect_error(500, "", "HTTP 500");
 }
 
 int
@@ -578,10 +862,16 @@ main(void)
         cmocka_unit_test(test_url_keeps_submit_backtrace_io_even_with_a_token),
         cmocka_unit_test(test_url_without_a_token_is_the_endpoint),
         cmocka_unit_test(test_url_rejects_a_null_endpoint),
+        cmocka_unit_test(test_url_appends_to_a_query_the_endpoint_has),
         cmocka_unit_test(test_redact_replaces_the_raw_and_the_encoded_token),
         cmocka_unit_test(test_redact_hides_the_token_segment_of_submit_backtrace_io),
         cmocka_unit_test(test_redact_hides_a_url_password),
         cmocka_unit_test(test_redact_without_secrets_keeps_the_text),
+        cmocka_unit_test(test_redact_hides_the_whole_userinfo),
+        cmocka_unit_test(test_redact_hides_every_token_parameter),
+        cmocka_unit_test(test_redact_covers_every_url_in_a_text),
+        cmocka_unit_test(test_endpoint_id_is_the_sha256_of_the_submission_url),
+        cmocka_unit_test(test_endpoint_id_changes_with_the_token_and_the_endpoint),
         cmocka_unit_test_setup(test_submit_200_is_sent_with_the_rxid, setup),
         cmocka_unit_test_setup(test_submit_200_with_another_body_is_sent_without_rxid, setup),
         cmocka_unit_test_setup(test_submit_4xx_but_429_is_rejected, setup),
@@ -594,6 +884,14 @@ main(void)
         cmocka_unit_test_setup(test_submit_does_not_start_with_less_than_50_ms_left, setup),
         cmocka_unit_test_setup(test_submit_rejects_a_missing_endpoint, setup),
         cmocka_unit_test_setup(test_submit_sends_upload_file_then_each_attachment_once, setup),
+        cmocka_unit_test_setup(test_submit_reads_an_attachment_from_its_descriptor, setup),
+        cmocka_unit_test_setup(test_submit_escapes_the_rxid, setup),
+        cmocka_unit_test_setup(test_submit_cuts_a_long_rxid, setup),
+        cmocka_unit_test_setup(test_submit_error_quotes_what_the_server_said, setup),
+        cmocka_unit_test_setup(test_submit_error_escapes_and_cuts_what_the_server_said, setup),
+        cmocka_unit_test_setup(test_submit_never_keeps_a_token_the_server_echoes, setup),
+        cmocka_unit_test_setup(test_submit_error_is_the_status_alone_for_json_without_a_message,
+                               setup),
     };
 
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
