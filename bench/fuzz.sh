@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 build=${2:-build-fuzz}
-targets=(config utf8 attrs userdata record text)
+targets=(config utf8 attrs userdata record dbfiles text)
 
 CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S . -B "$build" -DBTCRASH_FUZZ=ON > /dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" > /dev/null

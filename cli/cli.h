@@ -58,14 +58,21 @@ int btc_cli_database_dir(const struct btc_config *cfg, char *buf, size_t size);
 int btc_cli_parse_options(int argc, char **argv, const char *help, const char *usage,
                           int *ret_first);
 
+/**
+ * "btcrash NAME: cannot use the crash database DIR: why" on stderr, for an
+ * error @err of the db module (btc_db_strerror: a directory that is not the
+ * user's own says whose it is, or which mode lets others in).
+ */
+void btc_cli_db_error(const char *name, const char *dir, int err);
+
 /** "btcrash NAME: usage: ..." and a hint, on stderr; returns BTC_CLI_EXIT_USAGE. */
 int btc_cli_usage_error(const char *name, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /**
- * Print @s (may be NULL: prints @fallback) with control characters shown as
- * '?': report fields are the crashed program's data and must not drive the
- * terminal.
+ * Print @s (may be NULL: prints @fallback) escaped as btc_text_put does, at
+ * most 800 bytes of it: report and state fields are the crashed program's
+ * or a server's data and must neither drive nor flood the terminal.
  */
 void btc_cli_put_safe(FILE *out, const char *s, const char *fallback);
 

@@ -1,6 +1,7 @@
 /* cmd_flush: `btcrash flush`, every pending report of the crash database
  * submitted now, one line per report saying what happened. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,18 +12,27 @@
 #include "deliver.h"
 #include "http.h"
 
-static const char g_usage[] = "btcrash flush";
+static const char g_usage[] = "btcrash flush [--local]";
 
 static const char g_help[] =
-    "usage: btcrash flush\n"
+    "usage: btcrash flush [--local]\n"
     "\n"
-    "Submit every pending report of the crash database to BACKTRACE_ENDPOINT now,\n"
-    "oldest first, each within BACKTRACE_TIMEOUT, and print one line per report:\n"
+    "Submit every pending report of the crash database that was made for\n"
+    "BACKTRACE_ENDPOINT (the same URL and token) now, oldest first, each within\n"
+    "BACKTRACE_TIMEOUT, and print one line per report:\n"
     "  ID sent (rxid RXID)            accepted by the server;\n"
-    "  ID rejected (HTTP STATUS)      refused (4xx); kept, never sent again;\n"
+    "  ID rejected (HTTP STATUS: ...) refused (4xx); kept, never sent again;\n"
     "  ID still pending: ERROR        a network error, a time-out, 429 or 5xx;\n"
-    "                                 kept for the next flush.\n"
-    "Reports that were sent or rejected before are left alone.\n"
+    "                                 kept for the next flush;\n"
+    "  ID skipped: ...                made for another endpoint, or in local mode.\n"
+    "Reports that were sent or rejected before are left alone. A report goes\n"
+    "only to the endpoint it was made for: another program's reports, with its\n"
+    "own endpoint and token, are never sent here.\n"
+    "\n"
+    "options:\n"
+    "  --local    also send the reports made in local mode (no endpoint set) or\n"
+    "             for no known endpoint (an older btcrash, a repaired state file)\n"
+    "             to BACKTRACE_ENDPOINT; from then on they belong to it\n"
     "\n"
     "environment:\n"
     "  BACKTRACE_ENDPOINT       where to submit (required here)\n"
@@ -57,7 +67,13 @@ report_done(const char *uuid, int err, const struct btc_http_result *res, void *
 {
     struct tally *t = ctx;
 
-    if (err < 0 || !res) {
+    if (err == -EXDEV) {
+        printf("%s skipped: made for another endpoint\n", uuid);
+    } else if (err == -ENOTCONN) {
+        printf("%s skipped: made in local mode or for no known endpoint; 'btcrash flush --local' "
+               "sends it here\n",
+               uuid);
+    } else if (err < 0 || !res) {
         printf("%s still pending: %s\n", uuid, strerror(err < 0 ? -err : EIO));
         t->pending++;
     } else if (res->outcome == BTC_HTTP_SENT) {
@@ -70,13 +86,20 @@ report_done(const char *uuid, int err, const struct btc_http_result *res, void *
         fputc('\n', stdout);
         t->done++;
     } else if (res->outcome == BTC_HTTP_REJECTED) {
-        printf("%s rejected (HTTP %ld)\n", uuid, res->status);
+        printf("%s rejected (", uuid);
+        btc_cli_put_safe(stdout, res->error, "HTTP ?");
+        fputs(")\n", stdout);
         t->done++;
     } else {
         printf("%s still pending: ", uuid);
         btc_cli_put_safe(stdout, res->error[0] ? res->error : NULL, "not accepted");
         fputc('\n', stdout);
         t->pending++;
+    }
+    if (res && res->note[0]) {
+        printf("%s: ", uuid);
+        btc_cli_put_safe(stdout, res->note, "");
+        fputc('\n', stdout);
     }
     /* One line as each report finishes, even into a pipe. */
     fflush(stdout);
@@ -90,8 +113,21 @@ btc_cli_flush(int argc, char **argv)
     struct btc_config cfg;
     char dir[4096];
     size_t n = 0, pending = 0;
-    int first, r;
+    unsigned flags = 0;
+    bool options_done = false;
+    int first, kept = 1, r;
 
+    /* --local is flush's own; btc_cli_parse_options sees the rest. */
+    for (int i = 1; i < argc; i++) {
+        if (!options_done && !strcmp(argv[i], "--local")) {
+            flags |= BTC_DELIVER_LOCAL;
+            continue;
+        }
+        options_done = options_done || !strcmp(argv[i], "--");
+        argv[kept++] = argv[i];
+    }
+    argv[kept] = NULL;
+    argc = kept;
     r = btc_cli_parse_options(argc, argv, g_help, g_usage, &first);
     if (r >= 0)
         return r;
@@ -112,13 +148,18 @@ btc_cli_flush(int argc, char **argv)
         return BTC_CLI_EXIT_OK;
     }
     if (r < 0) {
-        fprintf(stderr, "btcrash flush: cannot read the crash database %s: %s\n", dir,
-                strerror(-r));
+        btc_cli_db_error("flush", dir, r);
         return BTC_CLI_EXIT_FAIL;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!entries[i].state || !strcmp(entries[i].state, "pending"))
             pending++;
+        if (entries[i].problem) {
+            fprintf(stderr, "btcrash flush: report %s: ", entries[i].uuid);
+            btc_cli_put_safe(stderr, entries[i].problem, "");
+            fputc('\n', stderr);
+        }
+    }
     btc_db_entries_free(entries, n);
     if (pending == 0) {
         printf("No pending reports in %s.\n", dir);
@@ -132,11 +173,10 @@ btc_cli_flush(int argc, char **argv)
     }
     /* No overall deadline: a person asked for every report, and each one
      * is bounded by BACKTRACE_TIMEOUT on its own. */
-    r = btc_deliver_pending(dir, NULL, &cfg, cfg.timeout_ms, INT64_MAX,
+    r = btc_deliver_pending(dir, NULL, &cfg, flags, cfg.timeout_ms, INT64_MAX,
                             cfg.debug ? debug_line : NULL, NULL, report_done, &t);
     if (r < 0) {
-        fprintf(stderr, "btcrash flush: cannot read the crash database %s: %s\n", dir,
-                strerror(-r));
+        btc_cli_db_error("flush", dir, r);
         return BTC_CLI_EXIT_FAIL;
     }
     return t.pending > 0 ? BTC_CLI_EXIT_FAIL : BTC_CLI_EXIT_OK;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "text.h"
 
 static const char g_usage[] = "btcrash list";
 
@@ -20,7 +21,11 @@ static const char g_help[] =
     "\n"
     "States: pending (stored, not accepted by a server yet: 'btcrash flush' sends\n"
     "it), sent (accepted), rejected (the server refused it with the HTTP status\n"
-    "shown, e.g. \"rejected (400)\"; it is never sent again).\n"
+    "shown, e.g. \"rejected (400)\"; it is never sent again), corrupt (its file\n"
+    "could not be parsed and was moved aside to ID.json.corrupt; never sent, and\n"
+    "the first to go when the database is full). A state file that could not be\n"
+    "parsed is moved aside to ID.state.corrupt and the report is pending again;\n"
+    "each such repair is named on stderr.\n"
     "\n"
     "environment:\n"
     "  BACKTRACE_DATABASE_PATH  the crash database (default: $XDG_STATE_HOME/btcrash,\n"
@@ -35,15 +40,18 @@ enum { COL_ID, COL_STATE, COL_TIME, COL_APP, COL_SIGNAL, COL_FRAME, NCOLS };
 static const char *const g_headers[NCOLS] = {"ID",          "STATE",  "TIME",
                                              "APPLICATION", "SIGNAL", "TOP FRAME"};
 
-/* Replace control characters in place: the table's cells come from the
- * crashed program and must neither drive the terminal nor break rows. */
+/* A cell: the table's text comes from the crashed program and must neither
+ * drive the terminal nor break rows, so it is escaped (text.h) in full.
+ * NULL when out of memory. */
 static char *
-sanitize(char *s)
+cell(const char *s)
 {
-    for (char *p = s; p && *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    return s;
+    size_t len = strlen(s), size = len * 4 + 4; /* \xNN for every byte at worst */
+    char *out = malloc(size);
+
+    if (out)
+        btc_text_escape(out, size, s, len, 0);
+    return out;
 }
 
 /* The width of @s in columns, counting each UTF-8 sequence as one. */
@@ -93,7 +101,7 @@ btc_cli_list(int argc, char **argv)
         return BTC_CLI_EXIT_OK;
     }
     if (r < 0) {
-        fprintf(stderr, "btcrash list: cannot read the crash database %s: %s\n", dir, strerror(-r));
+        btc_cli_db_error("list", dir, r);
         return BTC_CLI_EXIT_FAIL;
     }
     if (n == 0) {
@@ -112,26 +120,23 @@ btc_cli_list(int argc, char **argv)
         char when[64] = "-";
         time_t t = (time_t)e->timestamp;
         struct tm tm;
+        char rejected[64];
 
         if (e->timestamp > 0 && localtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        if (!strcmp(state, "rejected") && e->http_status > 0)
-            r = asprintf(&cells[i][COL_STATE], "rejected (%ld)", e->http_status);
-        else
-            r = asprintf(&cells[i][COL_STATE], "%s", state);
-        if (r < 0) {
-            cells[i][COL_STATE] = NULL;
-            goto oom;
+        if (!strcmp(state, "rejected") && e->http_status > 0) {
+            snprintf(rejected, sizeof(rejected), "rejected (%ld)", e->http_status);
+            state = rejected;
         }
-        cells[i][COL_ID] = strdup(e->uuid);
-        cells[i][COL_TIME] = strdup(when);
-        cells[i][COL_APP] = strdup(e->application ? e->application : "-");
-        cells[i][COL_SIGNAL] = strdup(e->classifier ? e->classifier : "-");
-        cells[i][COL_FRAME] = strdup(e->top_frame ? e->top_frame : "-");
+        cells[i][COL_STATE] = cell(state);
+        cells[i][COL_ID] = cell(e->uuid);
+        cells[i][COL_TIME] = cell(when);
+        cells[i][COL_APP] = cell(e->application ? e->application : "-");
+        cells[i][COL_SIGNAL] = cell(e->classifier ? e->classifier : "-");
+        cells[i][COL_FRAME] = cell(e->top_frame ? e->top_frame : "-");
         for (size_t c = 0; c < NCOLS; c++) {
             if (!cells[i][c])
                 goto oom;
-            sanitize(cells[i][c]);
             if (display_width(cells[i][c]) > width[c])
                 width[c] = display_width(cells[i][c]);
         }
@@ -143,6 +148,14 @@ btc_cli_list(int argc, char **argv)
         for (size_t c = 0; c < NCOLS; c++)
             put_cell(cells[i][c], width[c], c == NCOLS - 1);
         fputc('\n', stdout);
+    }
+    /* Files that could not be parsed are named, with what was done. */
+    for (size_t i = 0; i < n; i++) {
+        if (!entries[i].problem)
+            continue;
+        fprintf(stderr, "btcrash list: report %s: ", entries[i].uuid);
+        btc_cli_put_safe(stderr, entries[i].problem, "");
+        fputc('\n', stderr);
     }
     status = BTC_CLI_EXIT_OK;
     goto done;

@@ -105,7 +105,7 @@ resolve_id(const char *dir, const char *prefix, char *ret_uuid)
         want[i] = (char)tolower((unsigned char)prefix[i]);
     r = btc_db_list(dir, &entries, &n);
     if (r < 0 && r != -ENOENT) {
-        fprintf(stderr, "btcrash show: cannot read the crash database %s: %s\n", dir, strerror(-r));
+        btc_cli_db_error("show", dir, r);
         return r;
     }
     for (size_t i = 0; i < n; i++) {
@@ -120,8 +120,19 @@ resolve_id(const char *dir, const char *prefix, char *ret_uuid)
         }
     }
     if (matches == 1) {
-        memcpy(ret_uuid, entries[match].uuid, sizeof(entries[match].uuid));
+        const struct btc_db_entry *e = &entries[match];
+
+        memcpy(ret_uuid, e->uuid, sizeof(e->uuid));
         r = 0;
+        /* In words, as list and flush say it: what was wrong with its
+         * files, and what was done about it. */
+        if (e->problem) {
+            fprintf(stderr, "btcrash show: report %s: ", e->uuid);
+            btc_cli_put_safe(stderr, e->problem, "");
+            fputc('\n', stderr);
+        }
+        if (e->state && !strcmp(e->state, "corrupt"))
+            r = -EBADMSG;
     } else if (matches == 0) {
         fprintf(stderr, "btcrash show: no report %s in the crash database %s\n", prefix, dir);
         r = -ENOENT;
@@ -138,7 +149,7 @@ resolve_id(const char *dir, const char *prefix, char *ret_uuid)
 }
 
 static void
-print_attachments(json_t *state, const char *dir)
+print_attachments(json_t *state, const char *dir, const char *uuid)
 {
     json_t *list = json_object_get(state, "attachments"), *item;
     size_t i;
@@ -151,8 +162,9 @@ print_attachments(json_t *state, const char *dir)
     json_array_foreach(list, i, item)
     {
         const char *name = json_string_value(json_object_get(item, "name"));
-        const char *path = json_string_value(json_object_get(item, "path"));
         const char *source = json_string_value(json_object_get(item, "source"));
+        /* Only the report's own copies are ever sent (db.h). */
+        int fd = btc_db_open_attachment(dir, uuid, name);
 
         fputs("    ", stdout);
         btc_cli_put_safe(stdout, name, "?");
@@ -161,18 +173,31 @@ print_attachments(json_t *state, const char *dir)
             btc_cli_put_safe(stdout, source, "?");
             fputc(')', stdout);
         }
-        if (path) {
-            char *copy = NULL;
-
-            /* A relative path is relative to the database. */
-            if (path[0] != '/' && asprintf(&copy, "%s/%s", dir, path) < 0)
-                copy = NULL;
-            if (access(copy ? copy : path, F_OK) < 0)
-                fputs(" [copy missing]", stdout);
-            free(copy);
-        }
+        if (fd < 0)
+            fputs(fd == -ENOENT ? " [copy missing]" : " [not a copy of the database: not sent]",
+                  stdout);
+        else
+            close(fd);
         fputc('\n', stdout);
     }
+}
+
+/* Which endpoint the report goes to (DESIGN.md §6: only the one it was
+ * made for). */
+static void
+print_endpoint(json_t *state)
+{
+    const char *mode = json_string_value(json_object_get(state, "mode"));
+    const char *url = json_string_value(json_object_get(state, "endpoint_url"));
+
+    fputs("  made for: ", stdout);
+    if (mode && !strcmp(mode, "endpoint"))
+        btc_cli_put_safe(stdout, url, "an endpoint (its URL was not recorded)");
+    else if (mode && !strcmp(mode, "local"))
+        fputs("local mode (no endpoint); 'btcrash flush --local' sends it", stdout);
+    else
+        fputs("no known endpoint; 'btcrash flush --local' sends it", stdout);
+    fputc('\n', stdout);
 }
 
 /* The state lines after the report: where it is in its life (DESIGN.md §6). */
@@ -187,8 +212,7 @@ print_state(const char *dir, const char *uuid)
     r = btc_db_read_state(dir, uuid, &state);
     fputs("\nState\n", stdout);
     if (r < 0) {
-        printf("  unknown: %s\n",
-               r == -EBADMSG ? "the state file is not a JSON object" : strerror(-r));
+        printf("  unknown: %s\n", r == -EBADMSG ? "the state file is corrupt" : strerror(-r));
         return;
     }
     name = json_string_value(json_object_get(state, "state"));
@@ -219,7 +243,8 @@ print_state(const char *dir, const char *uuid)
         btc_cli_put_safe(stdout, error, "");
         fputc('\n', stdout);
     }
-    print_attachments(state, dir);
+    print_endpoint(state);
+    print_attachments(state, dir, uuid);
     printf("  file: %s%s%s.json\n", dir, ends_with(dir, "/") ? "" : "/", uuid);
     json_decref(state);
 }

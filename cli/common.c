@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "db.h"
+#include "text.h"
 
 const char *
 btc_cli_getenv(const char *name, void *ctx)
@@ -41,7 +43,8 @@ btc_cli_database_dir(const struct btc_config *cfg, char *buf, size_t size)
         strcpy(buf, cfg->database_path);
         return 0;
     }
-    r = btc_cfg_default_database_path(btc_cli_getenv, NULL, getuid(), buf, size);
+    /* Named after the uid that must own it (db.h), as the helper does. */
+    r = btc_cfg_default_database_path(btc_cli_getenv, NULL, geteuid(), buf, size);
     if (r < 0) {
         fprintf(stderr, "btcrash: the default database path is too long (from XDG_STATE_HOME or "
                         "HOME); set BACKTRACE_DATABASE_PATH\n");
@@ -86,22 +89,17 @@ btc_cli_parse_options(int argc, char **argv, const char *help, const char *usage
 void
 btc_cli_put_safe(FILE *out, const char *s, const char *fallback)
 {
-    if (!s) {
+    if (!s)
         fputs(fallback, out);
-        return;
-    }
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    else
+        btc_text_put(out, s, strlen(s), BTC_TEXT_SERVER_MAX * 4, 0);
+}
 
-        /* C0 and DEL; a C1 control (U+0080..U+009F, 0xC2 0x80..0x9F in
-         * UTF-8) can start an escape sequence too. */
-        if (c < 0x20 || c == 0x7f) {
-            fputc('?', out);
-        } else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f) {
-            fputc('?', out);
-            s++;
-        } else {
-            fputc(c, out);
-        }
-    }
+void
+btc_cli_db_error(const char *name, const char *dir, int err)
+{
+    char why[512];
+
+    fprintf(stderr, "btcrash %s: cannot use the crash database %s: %s\n", name, dir,
+            btc_db_strerror(dir, err, why, sizeof(why)));
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -143,8 +144,81 @@ paths_add(struct paths *p, const char *path, size_t len)
     return 0;
 }
 
+/*
+ * Add @path to @p unless it leads, through any link, into this helper's own
+ * /proc entry ("/proc/<our pid>/environ" holds the token): that is never
+ * the user's to attach, and @refused gets a note instead.
+ */
 static int
-paths_collect(json_t *userdata, const char *config, struct paths *ret)
+paths_add_checked(struct paths *p, const char *path, size_t len, json_t *refused)
+{
+    char *copy = strndup(path, len), *real, own[64], note[600];
+    size_t olen;
+    bool ours;
+
+    if (!copy)
+        return -ENOMEM;
+    real = realpath(copy, NULL);
+    olen = (size_t)snprintf(own, sizeof(own), "/proc/%d", (int)getpid());
+    ours = real && strncmp(real, own, olen) == 0 && (real[olen] == '/' || real[olen] == '\0');
+    free(real);
+    if (ours) {
+        snprintf(note, sizeof(note),
+                 "attachment %.500s skipped: it is btcrash's own process, "
+                 "not the crashed one",
+                 copy);
+        free(copy);
+        return btc_json_append(refused, btc_json_str(note));
+    }
+    free(copy);
+    return paths_add(p, path, len);
+}
+
+/*
+ * Add @path (@len bytes) to @p as the crashed process means it: the user
+ * wrote "/proc/self/..." or "/proc/thread-self/..." (or "/dev/fd/N", which
+ * is /proc/self/fd/N) about their program, not about us, so these name the
+ * process @pid (thread @tid). Left as they are, they would attach the
+ * helper's own files: its environment holds the token.
+ */
+static int
+paths_add_for(struct paths *p, const char *path, size_t len, int pid, int tid, json_t *refused)
+{
+    static const struct {
+        const char *prefix;
+        bool thread;
+        const char *under;
+    } k_self[] = {
+        {"/proc/self/", false, ""},
+        {"/proc/thread-self/", true, ""},
+        {"/dev/fd/", false, "fd/"},
+    };
+    char *full;
+    int r, n;
+
+    for (size_t i = 0; i < sizeof(k_self) / sizeof(k_self[0]); i++) {
+        size_t plen = strlen(k_self[i].prefix);
+
+        if (len < plen || strncmp(path, k_self[i].prefix, plen) != 0)
+            continue;
+        if (k_self[i].thread)
+            n = asprintf(&full, "/proc/%d/task/%d/%s%.*s", pid, tid, k_self[i].under,
+                         (int)(len - plen), path + plen);
+        else
+            n = asprintf(&full, "/proc/%d/%s%.*s", pid, k_self[i].under, (int)(len - plen),
+                         path + plen);
+        if (n < 0)
+            return -ENOMEM;
+        r = paths_add_checked(p, full, (size_t)n, refused);
+        free(full);
+        return r;
+    }
+    return paths_add_checked(p, path, len, refused);
+}
+
+static int
+paths_collect(json_t *userdata, const char *config, int pid, int tid, json_t *refused,
+              struct paths *ret)
 {
     struct paths p = {0};
     json_t *v;
@@ -152,14 +226,14 @@ paths_collect(json_t *userdata, const char *config, struct paths *ret)
 
     json_array_foreach(json_object_get(userdata, "attachments"), i, v)
     {
-        if (paths_add(&p, json_string_value(v), json_string_length(v)) < 0)
+        if (paths_add_for(&p, json_string_value(v), json_string_length(v), pid, tid, refused) < 0)
             goto fail;
     }
     /* Empty elements ("a::b", a trailing ':') name no file. */
     for (const char *s = config ? config : ""; *s;) {
         size_t len = strcspn(s, ":");
 
-        if (len > 0 && paths_add(&p, s, len) < 0)
+        if (len > 0 && paths_add_for(&p, s, len, pid, tid, refused) < 0)
             goto fail;
         s += len;
         s += *s == ':';
@@ -243,9 +317,12 @@ print_outcome(const char *uuid, int err, const struct btc_http_result *res, bool
         fprintf(stderr, "btcrash: report %s sent (rxid %s)\n", uuid,
                 res->rxid[0] ? res->rxid : "unknown");
     else if (res->outcome == BTC_HTTP_REJECTED)
-        fprintf(stderr, "btcrash: report %s rejected by the server: HTTP %ld\n", uuid, res->status);
+        fprintf(stderr, "btcrash: report %s rejected by the server: %s\n", uuid, res->error);
     else
         fprintf(stderr, "btcrash: report %s %s: %s\n", uuid, keep, res->error);
+    /* The rxid, error and note are escaped and cut already (http.h). */
+    if (err == 0 && res->note[0])
+        fprintf(stderr, "btcrash: report %s: %s\n", uuid, res->note);
 }
 
 /* Fill the API answer with the outcome of a delivery attempt (@err, @res),
@@ -296,6 +373,8 @@ on_older(const char *uuid, int err, const struct btc_http_result *res, void *ctx
 {
     struct older *o = ctx;
 
+    if (err == -EXDEV || err == -ENOTCONN)
+        return; /* another endpoint's, or local: left alone */
     if (err == 0 && res->outcome == BTC_HTTP_SENT)
         o->sent++;
     else if (err == 0 && res->outcome == BTC_HTTP_REJECTED)
@@ -307,28 +386,33 @@ on_older(const char *uuid, int err, const struct btc_http_result *res, void *ctx
 }
 
 /*
- * Endpoint mode: send the stored report @uuid, then (for a crash) older
- * pending ones while time is left. Returns the outcome of the new report's
- * attempt. @quiet: nothing on stderr but debug output.
+ * Endpoint mode: send the stored report @uuid, which we hold the claim
+ * @claim on since it was stored (so no flush can send it meanwhile), then
+ * (for a crash) older pending ones made for the same endpoint while time is
+ * left. Returns the outcome of the new report's attempt. @quiet: nothing on
+ * stderr but debug output.
  */
 static int
-deliver_stored(const char *dir, const char *uuid, const struct btc_config *cfg, int64_t deadline,
-               bool api, bool quiet, struct btc_http_result *ret)
+deliver_stored(const char *dir, const char *uuid, int claim, const struct btc_config *cfg,
+               int64_t deadline, bool api, bool quiet, struct btc_http_result *ret)
 {
     btc_http_log_fn log = cfg->debug ? log_stderr : NULL;
     struct older older = {.debug = cfg->debug};
     int r, n;
 
-    r = btc_deliver_report(dir, uuid, cfg, deadline, log, NULL, ret);
+    r = btc_deliver_claimed(dir, uuid, cfg, 0, deadline, log, NULL, ret);
+    btc_db_unclaim(claim);
     if (!quiet)
         print_outcome(uuid, r, ret, true);
     /* The server answered: worth offering it what earlier crashes left.
      * After a network error or time-out, the next attempt would fare alike.
      * Not on an API call's time: the caller is waiting, and the backlog is
-     * for `btcrash flush` and the next crash. */
+     * for `btcrash flush` and the next crash. Only this endpoint's reports:
+     * another program's (or a local-mode one) is not ours to send here. */
     if (r < 0 || ret->outcome == BTC_HTTP_RETRY || api)
         return r;
-    n = btc_deliver_pending(dir, uuid, cfg, cfg->timeout_ms, deadline, log, NULL, on_older, &older);
+    n = btc_deliver_pending(dir, uuid, cfg, 0, cfg->timeout_ms, deadline, log, NULL, on_older,
+                            &older);
     if (n < 0 && cfg->debug)
         fprintf(stderr, "btcrash: could not list older reports in %s: %s\n", dir, strerror(-n));
     if (n > 0 && !cfg->debug)
@@ -372,6 +456,32 @@ fail_line(struct btc_helper_answer *a, bool quiet, const char *fmt, ...)
         fprintf(stderr, "btcrash: %s\n", a->error);
 }
 
+/* The state a new report is stored with (db.h): pending, the endpoint it is
+ * made for (a hash and a redacted URL, never the token) or local mode, and
+ * its attachment copies. NULL when out of memory. */
+static json_t *
+initial_state(const struct btc_config *cfg, json_t *copied)
+{
+    char id[BTC_HTTP_ENDPOINT_ID_LEN + 1], *shown;
+    json_t *state;
+
+    if (!cfg->endpoint)
+        return json_pack("{s:s, s:s, s:o, s:I}", "state", "pending", "mode", "local", "attachments",
+                         copied ? json_incref(copied) : json_array(), "created",
+                         (json_int_t)time(NULL));
+    if (btc_http_endpoint_id(cfg->endpoint, cfg->token, id) < 0)
+        return NULL;
+    shown = btc_http_redact(cfg->endpoint, cfg->token);
+    if (!shown)
+        return NULL;
+    state =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "state", "pending", "mode", "endpoint",
+                  "endpoint_id", id, "endpoint_url", shown, "attachments",
+                  copied ? json_incref(copied) : json_array(), "created", (json_int_t)time(NULL));
+    free(shown);
+    return state;
+}
+
 int
 btc_helper_main(void)
 {
@@ -386,10 +496,11 @@ btc_helper_main(void)
     const char *dir = NULL, *uuid;
     char *stored = NULL;
     json_t *report = NULL, *copied = NULL, *problems = NULL, *state = NULL, *userdata = NULL;
+    json_t *refused = NULL;
     size_t size = 0, natts = 0;
     int64_t deadline;
     bool api, quiet;
-    int r, status = 1;
+    int r, status = 1, claim = -1;
 
     sanitize_process();
     r = map_record(&rec, &size);
@@ -450,10 +561,14 @@ btc_helper_main(void)
 
     dir = cfg.database_path;
     if (!dir) {
-        r = btc_cfg_default_database_path(btc_cli_getenv, NULL, getuid(), dbdir, sizeof(dbdir));
+        /* The database must belong to the effective uid (db.h): name the
+         * fallback after the same uid. */
+        r = btc_cfg_default_database_path(btc_cli_getenv, NULL, geteuid(), dbdir, sizeof(dbdir));
         dir = r < 0 ? NULL : dbdir;
     }
-    if (paths_collect(userdata, cfg.attachments, &paths) < 0) {
+    refused = json_array();
+    if (!refused ||
+        paths_collect(userdata, cfg.attachments, rec->pid, rec->tid, refused, &paths) < 0) {
         fail_line(&answer, quiet, "could not list the attachments: out of memory");
         goto out;
     }
@@ -479,7 +594,8 @@ btc_helper_main(void)
             goto out;
         }
     }
-    if (btc_report_note_attachments(report, api, problems) < 0) {
+    if (!problems || json_array_extend(problems, refused) < 0 ||
+        btc_report_note_attachments(report, api, problems) < 0) {
         fail_line(&answer, quiet, "could not build the report: out of memory");
         goto out;
     }
@@ -491,10 +607,18 @@ btc_helper_main(void)
             fprintf(stderr, "btcrash: %s\n", json_string_value(note));
     }
 
-    r = dir ? btc_db_store(dir, report, &stored) : -ENAMETOOLONG;
+    /* Everything a sender needs is in the first state written (db.h). */
+    state = initial_state(&cfg, copied);
+    if (!state) {
+        fail_line(&answer, quiet, "could not build the report's state: out of memory");
+        goto out;
+    }
+    r = dir ? btc_db_store(dir, report, state, &stored, &claim) : -ENAMETOOLONG;
     if (r < 0) {
+        char why[512];
+
         snprintf(store_error, sizeof(store_error), "could not store the report in %s: %s",
-                 dir ? dir : "(none)", strerror(-r));
+                 dir ? dir : "(none)", btc_db_strerror(dir, r, why, sizeof(why)));
         if (!quiet)
             fprintf(stderr, "btcrash: %s%s\n", store_error,
                     cfg.endpoint ? "; sending it directly" : "");
@@ -509,6 +633,7 @@ btc_helper_main(void)
             json_decref(problems);
             problems = json_array();
             if (!problems || original_attachments(&paths, problems, &atts, &natts) < 0 ||
+                json_array_extend(problems, refused) < 0 ||
                 btc_report_note_attachments(report, api, problems) < 0) {
                 fail_line(&answer, quiet, "%s; then out of memory", store_error);
                 goto out;
@@ -516,19 +641,15 @@ btc_helper_main(void)
         }
     } else {
         status = 0;
-        state = json_pack("{s:s, s:o}", "state", "pending", "attachments",
-                          copied ? json_incref(copied) : json_array());
-        /* btc_db_store wrote {"state":"pending"}: enough to be sent later,
-         * but without the attachment list a flush would leave them out. */
-        r = state ? btc_db_write_state(dir, uuid, state) : -ENOMEM;
-        if (r < 0 && !quiet)
-            fprintf(stderr, "btcrash: could not record the attachments of report %s: %s\n", uuid,
-                    strerror(-r));
     }
 
-    if (cfg.debug)
+    /* Unstored in local mode, the report would be gone with us: stderr
+     * gets all of it, not just the summary. */
+    if (cfg.debug || (!cfg.endpoint && !stored && !quiet))
         btc_print_report(stderr, report, false);
     if (!cfg.endpoint) {
+        btc_db_unclaim(claim);
+        claim = -1;
         if (!quiet)
             btc_print_summary(stderr, report, stored);
         answer.outcome = stored ? "stored" : "failed";
@@ -536,7 +657,8 @@ btc_helper_main(void)
     } else if (stored) {
         if (cfg.debug)
             fprintf(stderr, "btcrash: report stored as %s; sending it\n", stored);
-        r = deliver_stored(dir, uuid, &cfg, deadline, api, quiet, &res);
+        r = deliver_stored(dir, uuid, claim, &cfg, deadline, api, quiet, &res);
+        claim = -1;
         answer_delivery(&answer, r, &res, true, NULL);
     } else {
         r = deliver_direct(report, uuid, &cfg, atts, natts, deadline, quiet, &res);
@@ -545,6 +667,7 @@ btc_helper_main(void)
         answer_delivery(&answer, r, &res, false, store_error);
     }
 out:
+    btc_db_unclaim(claim);
     fflush(stderr);
     if (api)
         (void)btc_helper_api_answer(BTC_NOTIFY_FD, &answer);
@@ -559,6 +682,7 @@ out:
     json_decref(state);
     json_decref(copied);
     json_decref(problems);
+    json_decref(refused);
     json_decref(report);
     json_decref(userdata);
     btc_capture_free(cap);

@@ -71,6 +71,15 @@ btc_db_mkdir_p(const char *dir)
     return r;
 }
 
+/* Whether @path itself (not what it points to) is a symbolic link. */
+static bool
+is_symlink(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 bool
 btc_db_uuid_is_safe(const char *uuid)
 {
@@ -80,15 +89,31 @@ btc_db_uuid_is_safe(const char *uuid)
     return n > 0 && n <= 64 && uuid[n] == '\0';
 }
 
+/* Whether the open directory @fd may hold our reports (DESIGN.md §6): our
+ * own, and nobody else may add, swap or remove files in it. Checked on the
+ * descriptor every later *at call uses, so a rename of the path after the
+ * check changes nothing. */
+static int
+check_trusted(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return -EPERM;
+    return 0;
+}
+
 /*
- * Open @dir, refusing a directory that another user owns and others may
- * write to: with the /tmp fallback, anyone could have created it first.
+ * Open @dir, a directory that must be the user's own: not a symbolic link
+ * (O_NOFOLLOW: -ELOOP), owned by the effective uid and writable by nobody
+ * else (-EPERM). With the /tmp fallback anyone could have made it first.
  * Writers @create it; readers must not leave an empty database behind.
  */
 int
 btc_db_open_dir(const char *dir, bool create)
 {
-    struct stat st;
     int fd, r;
 
     if (!dir || !*dir)
@@ -98,19 +123,40 @@ btc_db_open_dir(const char *dir, bool create)
         if (r < 0)
             return r;
     }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
+        return errno == ENOTDIR && is_symlink(dir) ? -ELOOP : -errno;
+    r = check_trusted(fd);
+    if (r < 0) {
         close(fd);
         return r;
     }
-    if (st.st_uid != geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        close(fd);
-        return -EPERM;
-    }
     return fd;
+}
+
+const char *
+btc_db_strerror(const char *dir, int err, char *buf, size_t size)
+{
+    struct stat st;
+
+    if (err == -ELOOP) {
+        snprintf(buf, size,
+                 "it is a symbolic link, and the crash database must be a directory "
+                 "of its own");
+    } else if (err == -EPERM && dir && lstat(dir, &st) == 0 && st.st_uid != geteuid()) {
+        snprintf(buf, size,
+                 "it belongs to uid %u, not to uid %u: another user could read or plant "
+                 "reports there",
+                 (unsigned)st.st_uid, (unsigned)geteuid());
+    } else if (err == -EPERM && dir && lstat(dir, &st) == 0) {
+        snprintf(buf, size,
+                 "its mode %04o lets others write to it: they could plant or swap "
+                 "reports there",
+                 (unsigned)(st.st_mode & 07777));
+    } else {
+        snprintf(buf, size, "%s", strerror(err < 0 ? -err : err));
+    }
+    return buf;
 }
 
 /* The start of every call about one report: refuse an unsafe @uuid before
@@ -202,8 +248,8 @@ store_json(int dirfd, const char *name, json_t *value)
     return r;
 }
 
-static int
-write_state_at(int dirfd, const char *uuid, json_t *state)
+int
+btc_db_write_state_at(int dirfd, const char *uuid, json_t *state)
 {
     char name[128];
 
@@ -221,40 +267,89 @@ btc_db_write_state(const char *dir, const char *uuid, json_t *state)
     dirfd = open_dir_for(dir, uuid, true);
     if (dirfd < 0)
         return dirfd;
-    r = write_state_at(dirfd, uuid, state);
+    r = btc_db_write_state_at(dirfd, uuid, state);
     close(dirfd);
     return r;
 }
 
+/*
+ * Write @report as @name in @dirfd as write_atomic does, but lock the file
+ * (btc_db_claim's flock) before it has its name: from the moment a sender
+ * can see the report, it is already claimed by us. The lock is on the
+ * inode, so it survives the rename. Returns the locked descriptor.
+ */
+static int
+store_report_claimed(int dirfd, const char *name, json_t *report)
+{
+    char tmp[256], *text = json_dumps(report, JSON_COMPACT);
+    int fd, r;
+
+    if (!text)
+        return -ENOMEM;
+    fd = btc_db_open_temp(dirfd, name, tmp, sizeof(tmp));
+    if (fd < 0) {
+        free(text);
+        return fd;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        r = -errno;
+    else
+        r = btc_file_write_all(fd, text, strlen(text));
+    free(text);
+    if (r == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
+        r = -errno;
+    if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+        r = -errno;
+    if (r < 0) {
+        close(fd);
+        unlinkat(dirfd, tmp, 0);
+        return r;
+    }
+    (void)fsync(dirfd); /* best effort, as in btc_db_commit_temp */
+    return fd;
+}
+
 int
-btc_db_store(const char *dir, json_t *report, char **ret_path)
+btc_db_store(const char *dir, json_t *report, json_t *state, char **ret_path, int *ret_claim)
 {
     const char *uuid = json_string_value(json_object_get(report, "uuid"));
-    json_t *state = NULL;
     char name[128], *path = NULL;
-    int dirfd, r;
+    int dirfd, claim = -1, r;
 
+    if (!json_is_object(state) || !ret_path)
+        return -EINVAL;
     dirfd = open_dir_for(dir, uuid, true);
     if (dirfd < 0)
         return dirfd;
     snprintf(name, sizeof(name), "%s.json", uuid);
-    r = store_json(dirfd, name, report);
-    if (r < 0)
-        goto done;
-    state = json_pack("{s:s}", "state", "pending");
-    if (!state) {
+    if (asprintf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0) {
+        path = NULL;
         r = -ENOMEM;
         goto done;
     }
-    /* The report is safe already; a missing state file reads as pending. */
-    (void)write_state_at(dirfd, uuid, state);
-    if (asprintf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0) {
-        r = -ENOMEM;
+    /* The state first: the report's appearance is the commit point, and a
+     * sender that finds it finds everything it needs (the attachment list,
+     * the endpoint) in its state. A state file without its report is
+     * ignored by every reader. */
+    r = btc_db_write_state_at(dirfd, uuid, state);
+    if (r < 0)
+        goto done;
+    claim = store_report_claimed(dirfd, name, report);
+    if (claim < 0) {
+        r = claim;
+        snprintf(name, sizeof(name), "%s.state", uuid);
+        unlinkat(dirfd, name, 0);
         goto done;
     }
     *ret_path = path;
+    path = NULL;
+    if (ret_claim)
+        *ret_claim = claim;
+    else
+        btc_db_unclaim(claim);
+    r = 0;
 done:
-    json_decref(state);
+    free(path);
     close(dirfd);
     return r;
 }
@@ -272,8 +367,35 @@ btc_db_read_at(int dirfd, const char *name, char **ret_data, size_t *ret_len)
                             ret_len);
 }
 
-/* The state of @uuid in @dirfd; a missing state file reads as pending (the
- * report is renamed into place before its state, see db.h). */
+int
+btc_db_parse_state(const char *text, size_t len, json_t **ret_state)
+{
+    json_t *state = json_loadb(text, len, 0, NULL), *v;
+    const char *name;
+
+    if (!json_is_object(state))
+        goto bad;
+    /* Types the readers rely on; any other member is the writer's business. */
+    v = json_object_get(state, "state");
+    name = json_string_value(v);
+    if (v &&
+        (!name || (strcmp(name, "pending") && strcmp(name, "sent") && strcmp(name, "rejected"))))
+        goto bad;
+    v = json_object_get(state, "attachments");
+    if (v && !json_is_array(v))
+        goto bad;
+    v = json_object_get(state, "mode");
+    if (v && !json_is_string(v))
+        goto bad;
+    *ret_state = state;
+    return 0;
+bad:
+    json_decref(state);
+    return -EBADMSG;
+}
+
+/* The state of @uuid in @dirfd; a missing state file reads as pending (a
+ * report without its state is an older version's, see db.h). */
 int
 btc_db_read_state_at(int dirfd, const char *uuid, json_t **ret_state)
 {
@@ -293,14 +415,9 @@ btc_db_read_state_at(int dirfd, const char *uuid, json_t **ret_state)
     }
     if (r < 0)
         return r;
-    state = json_loadb(text, len, 0, NULL);
+    r = btc_db_parse_state(text, len, ret_state);
     free(text);
-    if (!json_is_object(state)) {
-        json_decref(state);
-        return -EBADMSG;
-    }
-    *ret_state = state;
-    return 0;
+    return r;
 }
 
 int
@@ -346,6 +463,11 @@ remove_tree_at(int dirfd, const char *name)
     int fd, r = 0;
 
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+        /* A link or file where the directory should be: it goes, never
+         * what it points to. */
+        return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+    }
     if (fd < 0)
         return -errno;
     d = fdopendir(fd);
@@ -387,11 +509,16 @@ btc_db_remove_at(int dirfd, const char *uuid)
         found = true;
     else if (t != -ENOENT)
         r = t;
-    snprintf(name, sizeof(name), "%s.state", uuid);
-    if (unlinkat(dirfd, name, 0) == 0)
-        found = true;
-    else if (errno != ENOENT && r == 0)
-        r = -errno;
+    /* Then what btc_db_list moved aside, and last the state. */
+    for (int i = 0; i < 3; i++) {
+        static const char *const suffixes[] = {".json.corrupt", ".state.corrupt", ".state"};
+
+        snprintf(name, sizeof(name), "%s%s", uuid, suffixes[i]);
+        if (unlinkat(dirfd, name, 0) == 0)
+            found = true;
+        else if (errno != ENOENT && r == 0)
+            r = -errno;
+    }
     if (r == 0 && !found)
         r = -ENOENT;
     return r;

@@ -3,15 +3,29 @@
  *
  * Layout of the database directory:
  *   <uuid>.json   the report, exactly the JSON that is uploaded (0600);
- *   <uuid>.state  a small JSON object, {"state":"pending"} when stored, that
- *                 the submission code rewrites ("sent", "rejected", with
- *                 whatever it needs to add: status, attempts, times) (0600);
+ *   <uuid>.state  a small JSON object (0600): "state" ("pending", "sent",
+ *                 "rejected"), "mode" ("endpoint" or "local"), for an
+ *                 endpoint "endpoint_id" (btc_http_endpoint_id: a hash, the
+ *                 token is never stored) and "endpoint_url" (redacted), and
+ *                 "attachments", [{"name", "source"}]; the submission code
+ *                 adds status, attempts, times;
+ *   <uuid>.d/     the copies of the report's attachments, by name; the only
+ *                 files ever uploaded with it;
+ *   <uuid>.json.corrupt, <uuid>.state.corrupt
+ *                 files that could not be parsed, moved aside (btc_db_list);
  *   .<name>.*     temporary files of a write in progress, or left by a helper
  *                 killed mid-write; readers skip names starting with '.'.
- * The report is renamed into place before its state file, so a report
- * without a state file is pending: nothing is lost between the two renames.
- * Keeping the state apart means the uploaded bytes never need rewriting,
- * and a state change is one small atomic rename.
+ * The state is renamed into place before its report, and the report is
+ * claimed (flock) before it has its name: whoever sees a report sees its
+ * whole state, and cannot send it while its maker still holds it. A report
+ * without a state file (an older version's) is pending, made for no known
+ * endpoint. Keeping the state apart means the uploaded bytes never need
+ * rewriting, and a state change is one small atomic rename.
+ *
+ * Trust (DESIGN.md §6): the directory is used only when it is a directory,
+ * not a symbolic link, owned by the effective uid and not writable by group
+ * or others; every file in it is opened relative to its descriptor with
+ * O_NOFOLLOW, and only regular files are read.
  */
 #ifndef BTCRASH_DB_H
 #define BTCRASH_DB_H
@@ -30,17 +44,32 @@
 #define BTC_DB_MAX_ATTACHMENT_BYTES (16ull * 1024 * 1024)
 
 /**
- * Store @report (which must have a "uuid") as DIR/<uuid>.json, state
- * pending. Creates DIR (and missing parents) with mode 0700; the file is 0600,
- * written to a temporary name, fsync'ed and renamed into place.
+ * Store @report (which must have a "uuid") as DIR/<uuid>.json with @state
+ * (an object with everything a sender needs: see the layout above) as its
+ * state file, written first. Creates DIR (and missing parents) with mode
+ * 0700; the files are 0600, written to temporary names, fsync'ed and
+ * renamed into place. The report is claimed (btc_db_claim) before it
+ * appears, so no other process can send it until the caller is done.
  *
- * Returns: 0 and *ret_path (malloc'ed; caller frees), or -errno: -EINVAL
- *          for a missing or unsafe uuid (anything but hex digits and '-'),
- *          -EPERM when DIR belongs to another user and others may write to
- *          it (someone else could swap our reports).
- * Borrows: @dir, @report.
+ * Returns: 0, *ret_path (malloc'ed; caller frees) and, when @ret_claim is
+ *          not NULL, the claim in *ret_claim (release it with
+ *          btc_db_unclaim; when NULL it is released at once); or -errno:
+ *          -EINVAL for a missing or unsafe uuid (anything but hex digits and
+ *          '-') or a @state that is no object, -ELOOP when DIR is a symbolic
+ *          link, -EPERM when DIR is not the user's own (btc_db_strerror
+ *          says why).
+ * Borrows: @dir, @report, @state.
  */
-int btc_db_store(const char *dir, json_t *report, char **ret_path);
+int btc_db_store(const char *dir, json_t *report, json_t *state, char **ret_path, int *ret_claim);
+
+/**
+ * Why @dir could not be used, for a message: for -ELOOP and -EPERM from
+ * the calls of this module, what is wrong with the directory ("it belongs
+ * to uid 1000, not to uid 0: ..."); else strerror(-@err).
+ *
+ * Returns: @buf.
+ */
+const char *btc_db_strerror(const char *dir, int err, char *buf, size_t size);
 
 /**
  * Atomically replace DIR/<uuid>.state with @state (an object such as
@@ -63,8 +92,11 @@ int btc_db_mkdir_p(const char *dir);
  * unknown. */
 struct btc_db_entry {
     char uuid[37];
-    char *state;      /* "pending", "sent" or "rejected" */
-    long http_status; /* of the last attempt; 0 when none */
+    char *state;        /* "pending", "sent", "rejected", or "corrupt" */
+    char *mode;         /* "endpoint", "local", or NULL: made for no known endpoint */
+    char *endpoint_id;  /* btc_http_endpoint_id of the endpoint it was made for */
+    char *endpoint_url; /* that endpoint, redacted, for people */
+    long http_status;   /* of the last attempt; 0 when none */
     int attempts;
     int64_t timestamp; /* the report's "timestamp" (seconds) */
     char *application;
@@ -72,12 +104,18 @@ struct btc_db_entry {
     char *top_frame;  /* "func at file:line" of the faulting thread's first frame */
     char *last_error;
     char *rxid;
+    char *problem;  /* what was wrong with its files, and what was done about it */
     uint64_t bytes; /* report plus attachments on disk */
 };
 
 /**
  * Every report in DIR, oldest first (by timestamp, then uuid). A report
- * without a state file is pending; unreadable ones are skipped.
+ * without a state file is pending. Files that cannot be parsed are moved
+ * aside and listed with a @problem: a corrupt report as state "corrupt"
+ * (never sent; the first to go when the database is pruned), a corrupt
+ * state as a fresh pending one made for no known endpoint (so it is sent
+ * only when asked for, see btc_deliver_pending). A report that cannot be
+ * read at all (it vanished, EACCES) is skipped.
  *
  * Returns: 0 and *ret_entries, *ret_n (free with btc_db_entries_free), -errno.
  */
@@ -108,8 +146,8 @@ int btc_db_read_report(const char *dir, const char *uuid, char **ret_json, size_
  * basename is skipped; a missing or unreadable file is skipped; a file over
  * BTC_DB_MAX_ATTACHMENT_BYTES is cut there.
  *
- * Returns: 0, *ret_copied (an array of {"name", "path", "source"} objects:
- *          the basename, the copy, the original path) and *ret_problems (an
+ * Returns: 0, *ret_copied (an array of {"name", "source"} objects: the
+ *          basename the copy has in DIR/<uuid>.d/, the original path) and *ret_problems (an
  *          array of one-line strings, one per skipped or cut file; both new
  *          references), or -errno when the directory cannot be made.
  */
@@ -123,6 +161,19 @@ int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths
  */
 int btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *const *paths,
                                  size_t npaths, json_t **ret_copied, json_t **ret_problems);
+
+/**
+ * Open the attachment copy @name of report @uuid for reading: the regular
+ * file DIR/<uuid>.d/<name>, reached from DIR's descriptor without following
+ * a link. This is the only way a sender opens an attachment: whatever a
+ * state file says, nothing outside the report's own copies is sent.
+ *
+ * Returns: the descriptor (O_CLOEXEC; caller closes), or -errno: -EINVAL
+ *          when @name is not a plain file name ("", ".", "..", a '/'),
+ *          -ELOOP for a symbolic link, -EMEDIUMTYPE for anything that is not
+ *          a regular file, -ENOENT, and btc_db_open_dir's errors.
+ */
+int btc_db_open_attachment(const char *dir, const char *uuid, const char *name);
 
 /**
  * Enforce BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above), never

@@ -19,18 +19,6 @@
 #include "json_util.h"
 #include "utf8.h"
 
-/* "DIR/<name>" or "DIR/<a>/<b>", without doubling a trailing '/'. */
-static char *
-join_path(const char *dir, const char *a, const char *b)
-{
-    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
-    char *path;
-
-    if (asprintf(&path, "%s%s%s%s%s", dir, sep, a, b ? "/" : "", b ? b : "") < 0)
-        return NULL;
-    return path;
-}
-
 /* Append a one-line problem to @problems: control characters in the
  * (user-controlled) path become '?', bad UTF-8 is repaired. */
 static int
@@ -173,7 +161,7 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
                              size_t npaths, json_t **ret_copied, json_t **ret_problems)
 {
     json_t *copied = json_array(), *problems = json_array();
-    char *name = NULL, *copy_path = NULL;
+    char *name = NULL;
     int dirfd = -1, attfd = -1, src = -1, r = 0;
 
     if (!copied || !problems) {
@@ -194,7 +182,6 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
     for (size_t i = 0; i < npaths; i++) {
         const char *path = paths[i];
         struct stat st;
-        char d_name[128];
 
         free(name);
         name = NULL;
@@ -254,16 +241,10 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
             if (r < 0)
                 goto done;
         }
-        snprintf(d_name, sizeof(d_name), "%s.d", uuid);
-        copy_path = join_path(dir, d_name, name);
-        if (!copy_path) {
-            r = -ENOMEM;
-            goto done;
-        }
-        r = btc_json_append(copied, json_pack("{s:s, s:s, s:o}", "name", name, "path", copy_path,
-                                              "source", btc_json_str(path)));
-        free(copy_path);
-        copy_path = NULL;
+        /* No path: the copy is found by name in DIR/<uuid>.d/ alone, so a
+         * state file can never point a sender anywhere else. */
+        r = btc_json_append(copied,
+                            json_pack("{s:s, s:o}", "name", name, "source", btc_json_str(path)));
         if (r < 0)
             goto done;
     }
@@ -311,5 +292,60 @@ btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths, js
     r = btc_db_copy_attachment_paths(dir, uuid, v, n, ret_copied, ret_problems);
     free(v);
     free(list);
+    return r;
+}
+
+/* Whether @name can only name a file directly inside a directory. */
+static bool
+is_plain_name(const char *name)
+{
+    return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+int
+btc_db_open_attachment(const char *dir, const char *uuid, const char *name)
+{
+    char d_name[128];
+    struct stat st;
+    int dirfd, attfd = -1, fd = -1, r;
+
+    if (!uuid || !btc_db_uuid_is_safe(uuid) || !is_plain_name(name))
+        return -EINVAL;
+    dirfd = btc_db_open_dir(dir, false);
+    if (dirfd < 0)
+        return dirfd;
+    snprintf(d_name, sizeof(d_name), "%s.d", uuid);
+    attfd = openat(dirfd, d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (attfd < 0) {
+        /* O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a link: say what it is. */
+        r = errno == ENOTDIR && fstatat(dirfd, d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISLNK(st.st_mode)
+                ? -ELOOP
+                : -errno;
+        goto done;
+    }
+    /* O_NONBLOCK: a FIFO planted there must not block us; it is refused
+     * below with everything else that is not a regular file. */
+    fd = openat(attfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        goto done;
+    }
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = -EMEDIUMTYPE;
+        goto done;
+    }
+    r = fd;
+    fd = -1;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (attfd >= 0)
+        close(attfd);
+    close(dirfd);
     return r;
 }

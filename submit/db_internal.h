@@ -47,12 +47,48 @@ int btc_db_commit_temp(int dirfd, int fd, const char *tmp, const char *name);
 int btc_db_read_at(int dirfd, const char *name, char **ret_data, size_t *ret_len);
 
 /**
+ * Atomically replace @uuid's state in @dirfd with @state, as
+ * btc_db_write_state.
+ *
+ * Returns: 0 or -errno.
+ */
+int btc_db_write_state_at(int dirfd, const char *uuid, json_t *state);
+
+/**
+ * Parse the bytes of a state file: a JSON object whose "state" (when
+ * present) is "pending", "sent" or "rejected", whose "attachments" is an
+ * array and whose "mode" is a string.
+ *
+ * Returns: 0 and *ret_state (a new reference), -EBADMSG for anything else.
+ */
+int btc_db_parse_state(const char *text, size_t len, json_t **ret_state);
+
+/**
  * The state of @uuid in @dirfd, as btc_db_read_state, without checking
  * that the report exists.
  *
  * Returns: 0 and *ret_state (a new reference), -EBADMSG, -errno.
  */
 int btc_db_read_state_at(int dirfd, const char *uuid, json_t **ret_state);
+
+struct btc_db_entry;
+
+/**
+ * Fill @e's report fields (timestamp, application, classifier, top frame)
+ * from the bytes of a report file.
+ *
+ * Returns: 0, -EBADMSG when they are not a JSON object, -ENOMEM. @e's
+ *          strings are set only on success.
+ */
+int btc_db_entry_from_report(const char *text, size_t len, struct btc_db_entry *e);
+
+/**
+ * Fill @e's state fields (state, mode, endpoint, status, attempts, last
+ * error, rxid) from a parsed state (btc_db_parse_state).
+ *
+ * Returns: 0 or -ENOMEM.
+ */
+int btc_db_entry_from_state(json_t *state, struct btc_db_entry *e);
 
 /**
  * Claim @uuid in @dirfd, as btc_db_claim.

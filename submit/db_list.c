@@ -100,76 +100,226 @@ static void
 entry_clear(struct btc_db_entry *e)
 {
     free(e->state);
+    free(e->mode);
+    free(e->endpoint_id);
+    free(e->endpoint_url);
     free(e->application);
     free(e->classifier);
     free(e->top_frame);
     free(e->last_error);
     free(e->rxid);
+    free(e->problem);
     memset(e, 0, sizeof(*e));
 }
 
+int
+btc_db_entry_from_report(const char *text, size_t len, struct btc_db_entry *e)
+{
+    json_t *report = json_loadb(text, len, 0, NULL);
+    char *app = NULL, *classifier = NULL, *top = NULL;
+    int r;
+
+    if (!json_is_object(report)) {
+        json_decref(report);
+        return -EBADMSG;
+    }
+    r = dup_json_str(&app, json_object_get(json_object_get(report, "attributes"), "application"));
+    if (r >= 0)
+        r = dup_json_str(&classifier, json_array_get(json_object_get(report, "classifiers"), 0));
+    if (r >= 0)
+        r = format_top_frame(report, &top);
+    if (r < 0) {
+        free(app);
+        free(classifier);
+        json_decref(report);
+        return r;
+    }
+    e->timestamp = json_integer_value(json_object_get(report, "timestamp"));
+    e->application = app;
+    e->classifier = classifier;
+    e->top_frame = top;
+    json_decref(report);
+    return 0;
+}
+
+int
+btc_db_entry_from_state(json_t *state, struct btc_db_entry *e)
+{
+    const char *s = json_string_value(json_object_get(state, "state"));
+    json_int_t attempts;
+
+    e->state = strdup(s ? s : "pending");
+    if (!e->state || dup_json_str(&e->mode, json_object_get(state, "mode")) < 0 ||
+        dup_json_str(&e->endpoint_id, json_object_get(state, "endpoint_id")) < 0 ||
+        dup_json_str(&e->endpoint_url, json_object_get(state, "endpoint_url")) < 0 ||
+        dup_json_str(&e->last_error, json_object_get(state, "last_error")) < 0 ||
+        dup_json_str(&e->rxid, json_object_get(state, "rxid")) < 0)
+        return -ENOMEM;
+    e->http_status = (long)json_integer_value(json_object_get(state, "http_status"));
+    attempts = json_integer_value(json_object_get(state, "attempts"));
+    e->attempts = attempts < 0 ? 0 : attempts > INT_MAX ? INT_MAX : (int)attempts;
+    return 0;
+}
+
+/* A fresh state for @uuid, whose own could not be parsed: pending, made for
+ * no known endpoint (so sent only when asked for), and listing whatever
+ * copies its attachment directory holds. */
+static int
+rebuild_state(int dirfd, const char *uuid)
+{
+    json_t *state = json_pack("{s:s, s:[]}", "state", "pending", "attachments");
+    json_t *list = json_object_get(state, "attachments");
+    struct dirent *de;
+    char name[128];
+    DIR *d = NULL;
+    int fd, r;
+
+    if (!state)
+        return -ENOMEM;
+    snprintf(name, sizeof(name), "%s.d", uuid);
+    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && !(d = fdopendir(fd)))
+        close(fd);
+    while (d && (de = readdir(d))) {
+        struct stat st;
+
+        if (de->d_name[0] == '.' || fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (json_array_append_new(list, json_pack("{s:s}", "name", de->d_name)) < 0) {
+            closedir(d);
+            json_decref(state);
+            return -ENOMEM;
+        }
+    }
+    if (d)
+        closedir(d);
+    r = btc_db_write_state_at(dirfd, uuid, state);
+    json_decref(state);
+    return r;
+}
+
+/* Move @uuid's file @suffix (".json", ".state") aside to "<name>.corrupt",
+ * and say so in *@problem (malloc'ed). */
+static int
+move_aside(int dirfd, const char *uuid, const char *suffix, const char *why, char **problem)
+{
+    char from[128], to[160];
+    int n;
+
+    snprintf(from, sizeof(from), "%s%s", uuid, suffix);
+    snprintf(to, sizeof(to), "%s.corrupt", from);
+    if (renameat(dirfd, from, dirfd, to) == 0)
+        n = asprintf(problem, "%s %s; moved aside to %s", from, why, to);
+    else
+        n = asprintf(problem, "%s %s; it could not be moved aside: %s", from, why, strerror(errno));
+    if (n < 0) {
+        *problem = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Why a file the database wrote could not be used, in words. */
+static const char *
+file_problem(int err)
+{
+    return err == -EBADMSG  ? "is not valid"
+           : err == -ELOOP  ? "is a symbolic link"
+           : err == -EINVAL ? "is not a regular file"
+                            : "cannot be read";
+}
+
+/* @e for a report kept as <uuid>.json.corrupt: listed, never sent. */
+static int
+load_corrupt(int dirfd, const char *uuid, const char *problem, struct btc_db_entry *e)
+{
+    char name[160];
+    struct stat st;
+
+    snprintf(name, sizeof(name), "%s.json.corrupt", uuid);
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        e->timestamp = (int64_t)st.st_mtime; /* its own is unknown */
+        e->bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    }
+    e->state = strdup("corrupt");
+    e->problem = problem ? strdup(problem) : NULL;
+    if (!e->problem &&
+        asprintf(&e->problem, "%s.json was unusable; kept as %s, never sent", uuid, name) < 0)
+        e->problem = NULL;
+    return e->state && e->problem ? 0 : -ENOMEM;
+}
+
 /*
- * Fill @e for DIR/<uuid>.json. Returns -ENOMEM, or -EBADMSG (and friends)
- * for a report that cannot be read or parsed, which the caller skips.
+ * Fill @e for DIR/<uuid>.json (or, with @corrupt, <uuid>.json.corrupt).
+ * A report or state that cannot be parsed is moved aside (see btc_db_list).
+ * Returns 0, -ENOENT for a report that vanished (skipped), -ENOMEM.
  */
 static int
-load_entry(int dirfd, const char *uuid, struct btc_db_entry *e)
+load_entry(int dirfd, const char *uuid, bool corrupt, struct btc_db_entry *e)
 {
-    json_t *report = NULL, *state = NULL;
-    char name[128], *text = NULL;
-    const char *s;
-    json_int_t attempts;
-    size_t len;
+    json_t *state = NULL;
+    char name[128], *text = NULL, *problem = NULL;
+    size_t len = 0;
     int r;
 
     memset(e, 0, sizeof(*e));
     snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+    snprintf(name, sizeof(name), "%s.d", uuid);
+    e->bytes = dir_bytes(dirfd, name);
+    if (corrupt)
+        goto corrupt;
     snprintf(name, sizeof(name), "%s.json", uuid);
     r = btc_db_read_at(dirfd, name, &text, &len);
-    if (r < 0)
-        return r;
-    e->bytes = len;
-    report = json_loadb(text, len, 0, NULL);
-    free(text);
-    if (!json_is_object(report)) {
-        r = -EBADMSG;
+    if (r == -ENOENT || r == -ENOMEM)
         goto done;
+    if (r == 0) {
+        r = btc_db_entry_from_report(text, len, e);
+        free(text);
+        if (r == -ENOMEM)
+            goto done;
     }
-    e->timestamp = json_integer_value(json_object_get(report, "timestamp"));
-    r = dup_json_str(&e->application,
-                     json_object_get(json_object_get(report, "attributes"), "application"));
-    if (r >= 0)
-        r = dup_json_str(&e->classifier, json_array_get(json_object_get(report, "classifiers"), 0));
-    if (r >= 0)
-        r = format_top_frame(report, &e->top_frame);
-    if (r < 0)
-        goto done;
+    if (r < 0) {
+        r = move_aside(dirfd, uuid, ".json", file_problem(r), &problem);
+        if (r < 0)
+            goto done;
+        goto corrupt;
+    }
 
-    /* A state file that cannot be parsed must not hide the report: it is
-     * still there to be sent, so it lists as pending. */
     r = btc_db_read_state_at(dirfd, uuid, &state);
     if (r == -ENOMEM)
         goto done;
-    s = r < 0 ? NULL : json_string_value(json_object_get(state, "state"));
-    e->state = strdup(s ? s : "pending");
-    if (!e->state) {
-        r = -ENOMEM;
-        goto done;
+    if (r < 0) {
+        /* Repaired: the report itself is intact and must not be lost. */
+        r = move_aside(dirfd, uuid, ".state", file_problem(r), &problem);
+        if (r < 0)
+            goto done;
+        r = rebuild_state(dirfd, uuid);
+        if (r == -ENOMEM)
+            goto done;
+        char *full = NULL;
+        if (asprintf(&full, "%s; the report is pending again, made for no known endpoint%s",
+                     problem, r < 0 ? " (a new state could not be written)" : "") < 0) {
+            r = -ENOMEM;
+            goto done;
+        }
+        free(problem);
+        e->problem = full;
+        problem = NULL;
+        state = json_pack("{s:s}", "state", "pending");
+        if (!state) {
+            r = -ENOMEM;
+            goto done;
+        }
     }
-    e->http_status = (long)json_integer_value(json_object_get(state, "http_status"));
-    attempts = json_integer_value(json_object_get(state, "attempts"));
-    e->attempts = attempts < 0 ? 0 : attempts > INT_MAX ? INT_MAX : (int)attempts;
-    r = dup_json_str(&e->last_error, json_object_get(state, "last_error"));
-    if (r >= 0)
-        r = dup_json_str(&e->rxid, json_object_get(state, "rxid"));
-    if (r < 0)
-        goto done;
-    snprintf(name, sizeof(name), "%s.d", uuid);
-    e->bytes += dir_bytes(dirfd, name);
-    r = 0;
+    r = btc_db_entry_from_state(state, e);
+    e->bytes += len;
+    goto done;
+corrupt:
+    r = load_corrupt(dirfd, uuid, problem, e);
 done:
+    free(problem);
     json_decref(state);
-    json_decref(report);
     if (r < 0)
         entry_clear(e);
     return r;
@@ -185,20 +335,48 @@ compare_entries(const void *a, const void *b)
     return strcmp(x->uuid, y->uuid);
 }
 
-/* The uuid of a report file name "<uuid>.json" into @uuid (37 bytes), or
- * false for anything else: temporaries, state files, attachment
- * directories, junk. */
+/* The uuid of a report file name "<uuid>.json" or "<uuid>.json.corrupt"
+ * into @uuid (37 bytes), and which of the two in *@corrupt; false for
+ * anything else: temporaries, state files, attachment directories, junk. */
 static bool
-report_name_uuid(const char *name, char *uuid)
+report_name_uuid(const char *name, char *uuid, bool *corrupt)
 {
     size_t len = strlen(name);
 
+    *corrupt = len > 8 && strcmp(name + len - 8, ".corrupt") == 0;
+    if (*corrupt)
+        len -= 8;
     if (name[0] == '.' || len <= 5 || len - 5 > BTC_UUID_STR_LEN ||
-        strcmp(name + len - 5, ".json") != 0)
+        strncmp(name + len - 5, ".json", 5) != 0)
         return false;
     memcpy(uuid, name, len - 5);
     uuid[len - 5] = '\0';
     return btc_db_uuid_is_safe(uuid);
+}
+
+/* A report moved aside during the listing can be seen again under its new
+ * name by the same readdir: keep one entry per uuid, the first. */
+static size_t
+drop_duplicates(struct btc_db_entry *entries, size_t n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+
+        for (size_t j = 0; j < kept && !dup; j++)
+            dup = strcmp(entries[j].uuid, entries[i].uuid) == 0;
+        if (dup) {
+            entry_clear(&entries[i]);
+            continue;
+        }
+        if (kept != i) {
+            entries[kept] = entries[i];
+            memset(&entries[i], 0, sizeof(entries[i]));
+        }
+        kept++;
+    }
+    return kept;
 }
 
 void
@@ -233,7 +411,9 @@ btc_db_list(const char *dir, struct btc_db_entry **ret_entries, size_t *ret_n)
         goto done;
     }
     while ((errno = 0, de = readdir(d))) {
-        if (!report_name_uuid(de->d_name, uuid))
+        bool corrupt;
+
+        if (!report_name_uuid(de->d_name, uuid, &corrupt))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -244,17 +424,18 @@ btc_db_list(const char *dir, struct btc_db_entry **ret_entries, size_t *ret_n)
             }
             entries = bigger;
         }
-        r = load_entry(dirfd, uuid, &entries[n]);
+        r = load_entry(dirfd, uuid, corrupt, &entries[n]);
         if (r == -ENOMEM)
             goto done;
         if (r == 0)
             n++;
-        r = 0; /* unreadable or unparsable: skipped */
+        r = 0; /* vanished since readdir: skipped */
     }
     if (errno) {
         r = -errno;
         goto done;
     }
+    n = drop_duplicates(entries, n);
     if (n)
         qsort(entries, n, sizeof(*entries), compare_entries);
 done:

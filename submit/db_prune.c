@@ -9,16 +9,19 @@
 
 #include "db_internal.h"
 
-/* Deletion order of the bound: sent reports are safe on the server,
- * rejected ones will never be sent, pending ones are what is left to lose. */
+/* Deletion order of the bound: corrupt reports can never be sent, sent
+ * ones are safe on the server, rejected ones will never be sent, pending
+ * ones are what is left to lose. */
 static int
 prune_tier(const char *state)
 {
-    if (!strcmp(state, "sent"))
+    if (!strcmp(state, "corrupt"))
         return 0;
-    if (!strcmp(state, "rejected"))
+    if (!strcmp(state, "sent"))
         return 1;
-    return 2;
+    if (!strcmp(state, "rejected"))
+        return 2;
+    return 3;
 }
 
 int
@@ -44,7 +47,7 @@ btc_db_prune(const char *dir, const char *keep_uuid)
         bytes += entries[i].bytes;
     /* Entries are oldest first already: one pass per tier keeps that order
      * within each state. */
-    for (int tier = 0; tier < 3; tier++) {
+    for (int tier = 0; tier < 4; tier++) {
         for (size_t i = 0; i < n; i++) {
             struct btc_db_entry *e = &entries[i];
 

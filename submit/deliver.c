@@ -3,14 +3,17 @@
 #include "deliver.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "db.h"
+#include "text.h"
 
 static int64_t
 now_mono_ns(void)
@@ -21,34 +24,95 @@ now_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The attachment copies the state lists, as parts for btc_http_submit. The
- * strings stay owned by @state. */
+/* Whether @path, from an older state file, is where the copy @name of
+ * @uuid lives: ".../<uuid>.d/<name>". */
+static bool
+path_is_copy(const char *path, const char *uuid, const char *name)
+{
+    char tail[512];
+    size_t plen = strlen(path), tlen;
+
+    snprintf(tail, sizeof(tail), "/%s.d/%s", uuid, name);
+    tlen = strlen(tail);
+    return plen >= tlen && strcmp(path + plen - tlen, tail) == 0;
+}
+
+/* The attachment copies the state lists, opened from the report's own
+ * DIR/<uuid>.d/ (btc_db_open_attachment): the state names them, it never
+ * says where they are. Any other entry is left out, and said so in @note.
+ * The strings stay owned by @state; close the descriptors with
+ * close_attachments. */
 static int
-attachments_of(json_t *state, struct btc_http_attachment **ret_atts, size_t *ret_n)
+open_attachments(const char *dir, const char *uuid, json_t *state, char *note, size_t note_size,
+                 struct btc_http_attachment **ret_atts, size_t *ret_n)
 {
     json_t *list = json_object_get(state, "attachments"), *item;
     struct btc_http_attachment *atts = NULL;
-    size_t n = 0, i;
+    size_t n = 0, i, used = 0;
 
     if (json_is_array(list) && json_array_size(list) > 0) {
         atts = calloc(json_array_size(list), sizeof(*atts));
         if (!atts)
             return -ENOMEM;
-        json_array_foreach(list, i, item)
-        {
-            const char *path = json_string_value(json_object_get(item, "path"));
+    }
+    json_array_foreach(list, i, item)
+    {
+        const char *name = json_string_value(json_object_get(item, "name"));
+        const char *path = json_string_value(json_object_get(item, "path"));
+        const char *why = NULL;
+        int fd;
 
-            /* A malformed entry is ignored: the report itself matters more. */
-            if (!path)
-                continue;
-            atts[n].path = path;
-            atts[n].name = json_string_value(json_object_get(item, "name"));
-            n++;
+        /* An older state names the copy's path too; any path is ignored,
+         * but one that is not the copy's own place is worth a word. */
+        fd = name ? btc_db_open_attachment(dir, uuid, name) : -EINVAL;
+        if (fd == -EINVAL)
+            why = "not a file name of the report's own copies";
+        else if (fd == -ELOOP)
+            why = "a symbolic link in the report's copies";
+        else if (fd == -EMEDIUMTYPE)
+            why = "not a regular file";
+        else if (fd == -ENOENT)
+            why = "no such copy in the database";
+        else if (fd < 0)
+            why = strerror(-fd);
+        if (!why && path && !path_is_copy(path, uuid, name))
+            why = "the state names a path outside the report's copies";
+        if (why) {
+            char shown[128];
+
+            if (fd >= 0)
+                close(fd);
+            btc_text_escape(shown, sizeof(shown),
+                            name   ? name
+                            : path ? path
+                                   : "?",
+                            strlen(name   ? name
+                                   : path ? path
+                                          : "?"),
+                            0);
+            if (used < note_size)
+                used +=
+                    (size_t)snprintf(note + used, note_size - used, "%sattachment %s not sent: %s",
+                                     used ? "; " : "", shown, why);
+            continue;
         }
+        atts[n].name = name;
+        atts[n].path = name;
+        atts[n].from_fd = true;
+        atts[n].fd = fd;
+        n++;
     }
     *ret_atts = atts;
     *ret_n = n;
     return 0;
+}
+
+static void
+close_attachments(struct btc_http_attachment *atts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        close(atts[i].fd);
+    free(atts);
 }
 
 /* @state updated in place with the outcome of attempt number @attempts. */
@@ -80,27 +144,50 @@ record_outcome(json_t *state, const struct btc_http_result *res, json_int_t atte
     return 0;
 }
 
+/* Whether the report whose state is @state may go to @cfg's endpoint
+ * (DESIGN.md §6): made for it, or, with BTC_DELIVER_LOCAL, made in local
+ * mode or for no known endpoint, in which case it is bound to this one from
+ * now on. Returns 0, -EXDEV, -ENOTCONN or -ENOMEM. */
+static int
+check_endpoint(json_t *state, const struct btc_config *cfg, unsigned flags)
+{
+    const char *mode = json_string_value(json_object_get(state, "mode"));
+    const char *made_for = json_string_value(json_object_get(state, "endpoint_id"));
+    char id[BTC_HTTP_ENDPOINT_ID_LEN + 1], *shown;
+    int r;
+
+    r = btc_http_endpoint_id(cfg->endpoint, cfg->token, id);
+    if (r < 0)
+        return r;
+    if (mode && !strcmp(mode, "endpoint"))
+        return made_for && !strcmp(made_for, id) ? 0 : -EXDEV;
+    if (!(flags & BTC_DELIVER_LOCAL))
+        return -ENOTCONN;
+    shown = btc_http_redact(cfg->endpoint, cfg->token);
+    if (!shown || json_object_set_new(state, "mode", json_string("endpoint")) < 0 ||
+        json_object_set_new(state, "endpoint_id", json_string(id)) < 0 ||
+        json_object_set_new(state, "endpoint_url", json_string(shown)) < 0)
+        r = -ENOMEM;
+    free(shown);
+    return r;
+}
+
 int
-btc_deliver_report(const char *dir, const char *uuid, const struct btc_config *cfg,
-                   int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
-                   struct btc_http_result *ret)
+btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *cfg, unsigned flags,
+                    int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                    struct btc_http_result *ret)
 {
     struct btc_http_attachment *atts = NULL;
     struct btc_http_result res;
     json_t *state = NULL;
     const char *current;
     json_int_t attempts;
-    char *json = NULL;
+    char *json = NULL, note[sizeof(res.note)] = "";
     size_t len = 0, natts = 0;
-    int claim = -1, r;
+    int r;
 
     if (!dir || !uuid || !cfg || !cfg->endpoint || !ret)
         return -EINVAL;
-    /* Claim first, then read the state: another process may have sent the
-     * report between our listing and our claim. */
-    r = btc_db_claim(dir, uuid, &claim);
-    if (r < 0)
-        return r;
     r = btc_db_read_state(dir, uuid, &state);
     if (r < 0)
         goto out;
@@ -109,15 +196,27 @@ btc_deliver_report(const char *dir, const char *uuid, const struct btc_config *c
         r = -EALREADY;
         goto out;
     }
+    r = check_endpoint(state, cfg, flags);
+    if (r < 0)
+        goto out;
     r = btc_db_read_report(dir, uuid, &json, &len);
     if (r < 0)
         goto out;
-    r = attachments_of(state, &atts, &natts);
+    r = open_attachments(dir, uuid, state, note, sizeof(note), &atts, &natts);
     if (r < 0)
         goto out;
+    if (note[0] && log)
+        log(note, log_ctx);
     r = btc_http_submit(cfg, json, len, atts, natts, deadline_mono_ns, log, log_ctx, &res);
     if (r < 0)
         goto out;
+    /* Ours first: they are about the state file, http's about the request. */
+    if (note[0]) {
+        char both[2 * sizeof(note) + 2];
+
+        snprintf(both, sizeof(both), "%s%s%s", note, res.note[0] ? "; " : "", res.note);
+        btc_text_escape(res.note, sizeof(res.note), both, strlen(both), 0);
+    }
     attempts = json_integer_value(json_object_get(state, "attempts"));
     attempts = attempts < 0 ? 1 : attempts + 1;
     r = record_outcome(state, &res, attempts);
@@ -137,24 +236,56 @@ btc_deliver_report(const char *dir, const char *uuid, const struct btc_config *c
     *ret = res;
     r = 0;
 out:
-    btc_db_unclaim(claim);
-    free(atts);
+    close_attachments(atts, natts);
     free(json);
     json_decref(state);
     return r;
 }
 
 int
+btc_deliver_report(const char *dir, const char *uuid, const struct btc_config *cfg, unsigned flags,
+                   int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                   struct btc_http_result *ret)
+{
+    int claim = -1, r;
+
+    if (!dir || !uuid || !cfg || !cfg->endpoint || !ret)
+        return -EINVAL;
+    /* Claim first, then read the state: another process may have sent the
+     * report between our listing and our claim. */
+    r = btc_db_claim(dir, uuid, &claim);
+    if (r < 0)
+        return r;
+    r = btc_deliver_claimed(dir, uuid, cfg, flags, deadline_mono_ns, log, log_ctx, ret);
+    btc_db_unclaim(claim);
+    return r;
+}
+
+/* check_endpoint on a listing's entry, before any claim: a claim, however
+ * short, on another endpoint's report could make its own sender skip it. */
+static int
+entry_is_for(const struct btc_db_entry *e, const char *id, unsigned flags)
+{
+    if (e->mode && !strcmp(e->mode, "endpoint"))
+        return e->endpoint_id && !strcmp(e->endpoint_id, id) ? 0 : -EXDEV;
+    return flags & BTC_DELIVER_LOCAL ? 0 : -ENOTCONN;
+}
+
+int
 btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_config *cfg,
-                    uint32_t per_report_ms, int64_t deadline_mono_ns, btc_http_log_fn log,
-                    void *log_ctx, btc_deliver_each_fn each, void *each_ctx)
+                    unsigned flags, uint32_t per_report_ms, int64_t deadline_mono_ns,
+                    btc_http_log_fn log, void *log_ctx, btc_deliver_each_fn each, void *each_ctx)
 {
     struct btc_db_entry *entries = NULL;
+    char id[BTC_HTTP_ENDPOINT_ID_LEN + 1];
     size_t n = 0;
     int tried = 0, r;
 
     if (!dir || !cfg || !cfg->endpoint)
         return -EINVAL;
+    r = btc_http_endpoint_id(cfg->endpoint, cfg->token, id);
+    if (r < 0)
+        return r;
     r = btc_db_list(dir, &entries, &n);
     if (r < 0)
         return r;
@@ -168,12 +299,21 @@ btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_con
         if ((e->state && strcmp(e->state, "pending") != 0) ||
             (skip_uuid && strcmp(e->uuid, skip_uuid) == 0))
             continue;
-        if (per_report_ms > 0 && now + (int64_t)per_report_ms * 1000000LL < deadline)
-            deadline = now + (int64_t)per_report_ms * 1000000LL;
-        r = btc_deliver_report(dir, e->uuid, cfg, deadline, log, log_ctx, &res);
+        r = entry_is_for(e, id, flags);
+        if (r == 0) {
+            if (per_report_ms > 0 && now + (int64_t)per_report_ms * 1000000LL < deadline)
+                deadline = now + (int64_t)per_report_ms * 1000000LL;
+            r = btc_deliver_report(dir, e->uuid, cfg, flags, deadline, log, log_ctx, &res);
+        }
         /* Gone, or sent by someone else since the listing: not ours. */
         if (r == -ENOENT || r == -EALREADY || r == -EBUSY)
             continue;
+        /* Not for this endpoint: the caller may say so, it was not tried. */
+        if (r == -EXDEV || r == -ENOTCONN) {
+            if (each)
+                each(e->uuid, r, NULL, each_ctx);
+            continue;
+        }
         /* Too little time left for another attempt: neither is this one. */
         if (r == -ETIMEDOUT && deadline == deadline_mono_ns)
             break;

@@ -1,7 +1,10 @@
-/* test_db: the crash database (submit/db.c): atomic stores, file layout and
- * permissions, each test in its own mkdtemp directory. */
+/* test_db: the crash database (submit/db*.c): atomic stores, file layout and
+ * permissions, the trust checks on the directory, attachment copies, and
+ * what a listing does with files it cannot parse; each test in its own
+ * mkdtemp directory. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,14 +84,74 @@ mode_of(const char *path)
 }
 
 static void
+write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* The whole of @path, NUL-terminated (malloc'ed). */
+static char *
+read_text(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = fopen(path, "r");
+
+    assert_non_null(fp);
+    text = calloc(1, 4096);
+    assert_non_null(text);
+    len = fread(text, 1, 4095, fp);
+    text[len] = '\0';
+    fclose(fp);
+    return text;
+}
+
+static bool
+exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+/* The state a report made in local mode starts with. */
+static json_t *
+local_state(void)
+{
+    json_t *st = json_pack("{s:s, s:s}", "state", "pending", "mode", "local");
+
+    assert_non_null(st);
+    return st;
+}
+
+/* btc_db_store with a local pending state, the claim released at once. */
+static int
+store_plain(const char *dir, json_t *report, char **ret_path)
+{
+    json_t *st = local_state();
+    int r = btc_db_store(dir, report, st, ret_path, NULL);
+
+    json_decref(st);
+    return r;
+}
+
+static void
 test_db_store_writes_report_and_pending_state(void **state)
 {
     struct fixture *f = *state;
     json_t *report = json_pack("{s:s, s:i}", "uuid", UUID, "timestamp", 1700000000);
+    json_t *made =
+        json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "state", "pending", "mode", "endpoint",
+                  "endpoint_id", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                  "attachments", "name", "app.log", "source", "/var/log/app.log");
     json_t *stored, *st;
     char *path = NULL, expected[256], state_path[256];
 
-    assert_int_equal(btc_db_store(f->db, report, &path), 0);
+    assert_int_equal(btc_db_store(f->db, report, made, &path, NULL), 0);
     snprintf(expected, sizeof(expected), "%s/%s.json", f->db, UUID);
     assert_string_equal(path, expected);
     stored = load_file(path);
@@ -99,8 +162,11 @@ test_db_store_writes_report_and_pending_state(void **state)
     st = load_file(state_path);
     assert_non_null(st);
     assert_string_equal(json_string_value(json_object_get(st, "state")), "pending");
+    /* The state is stored as given: everything a sender needs. */
+    assert_true(json_equal(st, made));
 
     json_decref(st);
+    json_decref(made);
     json_decref(stored);
     json_decref(report);
     free(path);
@@ -111,14 +177,16 @@ test_db_store_makes_directories_0700_and_files_0600_whatever_the_umask(void **st
 {
     struct fixture *f = *state;
     json_t *report = json_pack("{s:s}", "uuid", UUID);
-    char *path = NULL, parent[160];
+    char *path = NULL, parent[160], state_path[256];
 
     umask(0); /* would give 0777 / 0666 if the code trusted it */
-    assert_int_equal(btc_db_store(f->db, report, &path), 0);
+    assert_int_equal(store_plain(f->db, report, &path), 0);
     assert_int_equal(mode_of(f->db), 0700);
     snprintf(parent, sizeof(parent), "%s/state", f->root);
     assert_int_equal(mode_of(parent), 0700);
     assert_int_equal(mode_of(path), 0600);
+    snprintf(state_path, sizeof(state_path), "%s/%s.state", f->db, UUID);
+    assert_int_equal(mode_of(state_path), 0600);
     json_decref(report);
     free(path);
 }
@@ -133,7 +201,7 @@ test_db_store_leaves_no_temporary_files(void **state)
     int n = 0;
     DIR *d;
 
-    assert_int_equal(btc_db_store(f->db, report, &path), 0);
+    assert_int_equal(store_plain(f->db, report, &path), 0);
     d = opendir(f->db);
     assert_non_null(d);
     while ((de = readdir(d))) {
@@ -157,8 +225,8 @@ test_db_store_replaces_an_existing_report_whole(void **state)
     json_t *stored;
     char *p1 = NULL, *p2 = NULL;
 
-    assert_int_equal(btc_db_store(f->db, first, &p1), 0);
-    assert_int_equal(btc_db_store(f->db, second, &p2), 0);
+    assert_int_equal(store_plain(f->db, first, &p1), 0);
+    assert_int_equal(store_plain(f->db, second, &p2), 0);
     stored = load_file(p2);
     assert_non_null(stored);
     assert_string_equal(json_string_value(json_object_get(stored, "v")), "second");
@@ -176,12 +244,20 @@ test_db_store_rejects_missing_or_unsafe_uuid(void **state)
     json_t *none = json_object();
     json_t *traversal = json_pack("{s:s}", "uuid", "../../etc/passwd");
     json_t *empty = json_pack("{s:s}", "uuid", "");
+    json_t *good = json_pack("{s:s}", "uuid", UUID), *not_object = json_array();
     char *path = NULL;
 
-    assert_int_equal(btc_db_store(f->db, none, &path), -EINVAL);
-    assert_int_equal(btc_db_store(f->db, traversal, &path), -EINVAL);
-    assert_int_equal(btc_db_store(f->db, empty, &path), -EINVAL);
+    assert_int_equal(store_plain(f->db, none, &path), -EINVAL);
+    assert_int_equal(store_plain(f->db, traversal, &path), -EINVAL);
+    assert_int_equal(store_plain(f->db, empty, &path), -EINVAL);
+    /* A state is required, and must be an object. */
+    assert_int_equal(btc_db_store(f->db, good, NULL, &path, NULL), -EINVAL);
+    assert_int_equal(btc_db_store(f->db, good, not_object, &path, NULL), -EINVAL);
     assert_null(path);
+    /* Refused before anything was created. */
+    assert_false(exists(f->db));
+    json_decref(good);
+    json_decref(not_object);
     json_decref(none);
     json_decref(traversal);
     json_decref(empty);
@@ -196,7 +272,7 @@ test_db_write_state_replaces_the_state_file(void **state)
     json_t *st;
     char *path = NULL, state_path[256];
 
-    assert_int_equal(btc_db_store(f->db, report, &path), 0);
+    assert_int_equal(store_plain(f->db, report, &path), 0);
     assert_int_equal(btc_db_write_state(f->db, UUID, sent), 0);
     snprintf(state_path, sizeof(state_path), "%s/%s.state", f->db, UUID);
     st = load_file(state_path);
@@ -253,7 +329,7 @@ test_db_store_refuses_directory_others_own_and_can_write(void **state)
     assert_int_equal(mkdir(shared, 0777), 0);
     assert_int_equal(chmod(shared, 0777), 0);
     assert_int_equal(chown(shared, 65534, 65534), 0);
-    assert_int_equal(btc_db_store(shared, report, &path), -EPERM);
+    assert_int_equal(store_plain(shared, report, &path), -EPERM);
     assert_null(path);
     json_decref(report);
 }
@@ -272,7 +348,7 @@ store_report(struct fixture *f, const char *uuid, long long ts, const char *stat
     char *path = NULL;
 
     assert_non_null(report);
-    assert_int_equal(btc_db_store(f->db, report, &path), 0);
+    assert_int_equal(store_plain(f->db, report, &path), 0);
     if (state_name) {
         json_t *st = json_pack("{s:s}", "state", state_name);
 
@@ -289,22 +365,13 @@ make_uuid(char *buf, unsigned i)
     sprintf(buf, "%08x-0000-4000-8000-000000000000", i);
 }
 
-static void
-write_file(const char *path, const char *text)
+static const struct btc_db_entry *
+find_entry(const struct btc_db_entry *e, size_t n, const char *uuid)
 {
-    FILE *fp = fopen(path, "w");
-
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
-static bool
-exists(const char *path)
-{
-    struct stat st;
-
-    return lstat(path, &st) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(e[i].uuid, uuid))
+            return &e[i];
+    return NULL;
 }
 
 static void
@@ -358,7 +425,7 @@ test_db_list_sorts_oldest_first_and_reads_report_and_state(void **state)
 }
 
 static void
-test_db_list_skips_dot_files_junk_and_a_fifo(void **state)
+test_db_list_skips_dot_files_and_junk(void **state)
 {
     struct fixture *f = *state;
     struct btc_db_entry *e = NULL;
@@ -372,20 +439,221 @@ test_db_list_skips_dot_files_junk_and_a_fifo(void **state)
     write_file(path, "{}");
     snprintf(path, sizeof(path), "%s/notes.txt", f->db);
     write_file(path, "hello");
-    snprintf(path, sizeof(path), "%s/abcdef.json", f->db); /* not JSON */
-    write_file(path, "{not json");
     snprintf(path, sizeof(path), "%s/not-a-uuid!.json", f->db);
     write_file(path, "{}");
-    snprintf(path, sizeof(path), "%s/dddd.json", f->db); /* a directory */
-    assert_int_equal(mkdir(path, 0700), 0);
-    /* A FIFO under a report's name: reading it must neither block nor
-     * count it. */
-    snprintf(path, sizeof(path), "%s/eeee.json", f->db);
-    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/abcd.state", f->db); /* a state without its report */
+    write_file(path, "{\"state\":\"pending\"}");
 
     assert_int_equal(btc_db_list(f->db, &e, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(e[0].uuid, UUID);
+    assert_null(e[0].problem);
+    btc_db_entries_free(e, n);
+    /* Nothing was moved aside: none of it is a report. */
+    snprintf(path, sizeof(path), "%s/not-a-uuid!.json", f->db);
+    assert_true(exists(path));
+    snprintf(path, sizeof(path), "%s/.abcd.json", f->db);
+    assert_true(exists(path));
+}
+
+static void
+test_db_list_moves_aside_a_report_that_is_not_a_json_object(void **state)
+{
+    static const char *const bad[][2] = {
+        {"abcdef01", "{not json"},
+        {"abcdef02", "[1,2]"},
+        {"abcdef03", "\"text\""},
+        {"abcdef04", ""},
+    };
+    const size_t nbad = sizeof(bad) / sizeof(bad[0]);
+    struct fixture *f = *state;
+    struct btc_db_entry *e = NULL;
+    char path[256];
+    size_t n = 0;
+
+    store_report(f, UUID, 1, NULL);
+    for (size_t i = 0; i < nbad; i++) {
+        snprintf(path, sizeof(path), "%s/%s.json", f->db, bad[i][0]);
+        write_file(path, bad[i][1]);
+    }
+
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 1 + nbad);
+    assert_string_equal(find_entry(e, n, UUID)->state, "pending");
+    assert_null(find_entry(e, n, UUID)->problem);
+    for (size_t i = 0; i < nbad; i++) {
+        const struct btc_db_entry *c = find_entry(e, n, bad[i][0]);
+        char *text;
+
+        assert_non_null(c);
+        assert_string_equal(c->state, "corrupt");
+        assert_non_null(c->problem);
+        assert_non_null(strstr(c->problem, "moved aside"));
+        assert_non_null(strstr(c->problem, ".json.corrupt"));
+        assert_null(c->mode);
+        assert_null(c->application);
+        snprintf(path, sizeof(path), "%s/%s.json", f->db, bad[i][0]);
+        assert_false(exists(path));
+        /* Kept as it was, for whoever wants to look. */
+        snprintf(path, sizeof(path), "%s/%s.json.corrupt", f->db, bad[i][0]);
+        text = read_text(path);
+        assert_string_equal(text, bad[i][1]);
+        free(text);
+    }
+    btc_db_entries_free(e, n);
+
+    /* The next listing finds the .corrupt file: still listed, still
+     * corrupt, and no report is made of it again. */
+    e = NULL;
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 1 + nbad);
+    for (size_t i = 0; i < nbad; i++) {
+        const struct btc_db_entry *c = find_entry(e, n, bad[i][0]);
+
+        assert_non_null(c);
+        assert_string_equal(c->state, "corrupt");
+        assert_non_null(c->problem);
+        snprintf(path, sizeof(path), "%s/%s.json", f->db, bad[i][0]);
+        assert_false(exists(path));
+    }
+    btc_db_entries_free(e, n);
+}
+
+static void
+test_db_list_moves_aside_a_linked_fifo_or_directory_report(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_db_entry *e = NULL;
+    const struct btc_db_entry *c;
+    char path[256], outside[160], *text;
+    struct stat st;
+    size_t n = 0;
+
+    store_report(f, UUID, 1, NULL);
+    /* A link to a well-formed report elsewhere: never read through. */
+    snprintf(outside, sizeof(outside), "%s/outside.json", f->root);
+    write_file(outside, "{\"uuid\":\"ffff0001\",\"timestamp\":5}");
+    snprintf(path, sizeof(path), "%s/ffff0001.json", f->db);
+    assert_int_equal(symlink(outside, path), 0);
+    /* A FIFO: reading it must not block. */
+    snprintf(path, sizeof(path), "%s/ffff0002.json", f->db);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/ffff0003.json", f->db);
+    assert_int_equal(mkdir(path, 0700), 0);
+
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(find_entry(e, n, UUID)->state, "pending");
+    c = find_entry(e, n, "ffff0001");
+    assert_non_null(c);
+    assert_string_equal(c->state, "corrupt");
+    assert_non_null(strstr(c->problem, "symbolic link"));
+    assert_non_null(strstr(c->problem, "moved aside"));
+    assert_true(c->timestamp != 5); /* its target was never read */
+    for (int i = 2; i <= 3; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "ffff000%d", i);
+        c = find_entry(e, n, id);
+        assert_non_null(c);
+        assert_string_equal(c->state, "corrupt");
+        assert_non_null(strstr(c->problem, "not a regular file"));
+        assert_non_null(strstr(c->problem, "moved aside"));
+        snprintf(path, sizeof(path), "%s/%s.json", f->db, id);
+        assert_false(exists(path));
+    }
+    btc_db_entries_free(e, n);
+    /* The link itself was moved, its target left alone. */
+    snprintf(path, sizeof(path), "%s/ffff0001.json.corrupt", f->db);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    text = read_text(outside);
+    assert_string_equal(text, "{\"uuid\":\"ffff0001\",\"timestamp\":5}");
+    free(text);
+}
+
+static void
+test_db_list_repairs_a_state_that_does_not_parse(void **state)
+{
+    static const char *const bad[] = {
+        "{not json",
+        "[1,2]",
+        "{\"state\":\"bogus\"}",
+        "{\"state\":7}",
+        "{\"state\":\"pending\",\"attachments\":\"a.log\"}",
+        "{\"state\":\"pending\",\"mode\":5}",
+    };
+    const size_t nbad = sizeof(bad) / sizeof(bad[0]);
+    struct fixture *f = *state;
+    struct btc_db_entry *e = NULL;
+    char id[40], path[256], target[256];
+    size_t n = 0;
+
+    for (size_t i = 0; i < nbad; i++) {
+        make_uuid(id, (unsigned)i);
+        store_report(f, id, 100 + (long long)i, NULL);
+        snprintf(path, sizeof(path), "%s/%s.state", f->db, id);
+        write_file(path, bad[i]);
+    }
+    /* The first one has copies: a regular file is listed again, a dot
+     * file, a link and a directory are not. */
+    make_uuid(id, 0);
+    snprintf(path, sizeof(path), "%s/%s.d", f->db, id);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/%s.d/a.log", f->db, id);
+    write_file(path, "log");
+    snprintf(path, sizeof(path), "%s/%s.d/.a.log.1234.tmp", f->db, id);
+    write_file(path, "half");
+    snprintf(target, sizeof(target), "%s/%s.d/a.log", f->db, id);
+    snprintf(path, sizeof(path), "%s/%s.d/link", f->db, id);
+    assert_int_equal(symlink(target, path), 0);
+    snprintf(path, sizeof(path), "%s/%s.d/sub", f->db, id);
+    assert_int_equal(mkdir(path, 0700), 0);
+
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, nbad);
+    for (size_t i = 0; i < nbad; i++) {
+        json_t *st, *want;
+        char *text;
+
+        make_uuid(id, (unsigned)i);
+        assert_string_equal(e[i].uuid, id);
+        /* Pending again, made for no known endpoint: sent only on request. */
+        assert_string_equal(e[i].state, "pending");
+        assert_null(e[i].mode);
+        assert_null(e[i].endpoint_id);
+        assert_null(e[i].endpoint_url);
+        assert_non_null(e[i].problem);
+        assert_non_null(strstr(e[i].problem, "moved aside"));
+        assert_non_null(strstr(e[i].problem, ".state.corrupt"));
+        assert_non_null(strstr(e[i].problem, "no known endpoint"));
+        assert_string_equal(e[i].application, "demo-crash"); /* the report is intact */
+
+        snprintf(path, sizeof(path), "%s/%s.state.corrupt", f->db, id);
+        text = read_text(path);
+        assert_string_equal(text, bad[i]);
+        free(text);
+        snprintf(path, sizeof(path), "%s/%s.state", f->db, id);
+        st = load_file(path);
+        assert_non_null(st);
+        want = i == 0 ? json_pack("{s:s, s:[{s:s}]}", "state", "pending", "attachments", "name",
+                                  "a.log")
+                      : json_pack("{s:s, s:[]}", "state", "pending", "attachments");
+        assert_true(json_equal(st, want));
+        assert_int_equal(mode_of(path), 0600);
+        json_decref(st);
+        json_decref(want);
+    }
+    btc_db_entries_free(e, n);
+
+    /* Repaired once: the next listing has nothing to say. */
+    e = NULL;
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, nbad);
+    for (size_t i = 0; i < nbad; i++) {
+        assert_string_equal(e[i].state, "pending");
+        assert_null(e[i].problem);
+    }
     btc_db_entries_free(e, n);
 }
 
@@ -415,9 +683,18 @@ test_db_read_state_defaults_to_pending(void **state)
     assert_int_equal(btc_db_read_state(f->db, UUID, &st), 0);
     assert_string_equal(json_string_value(json_object_get(st, "state")), "pending");
     json_decref(st);
+    st = NULL;
 
     write_file(path, "[1,2]");
     assert_int_equal(btc_db_read_state(f->db, UUID, &st), -EBADMSG);
+    /* An object, but not one a reader could rely on. */
+    write_file(path, "{\"state\":\"bogus\"}");
+    assert_int_equal(btc_db_read_state(f->db, UUID, &st), -EBADMSG);
+    write_file(path, "{\"attachments\":{}}");
+    assert_int_equal(btc_db_read_state(f->db, UUID, &st), -EBADMSG);
+    write_file(path, "{\"mode\":1}");
+    assert_int_equal(btc_db_read_state(f->db, UUID, &st), -EBADMSG);
+    assert_null(st); /* written only on success */
     write_file(path, "{\"state\":\"sent\",\"rxid\":\"r\"}");
     assert_int_equal(btc_db_read_state(f->db, UUID, &st), 0);
     assert_string_equal(json_string_value(json_object_get(st, "rxid")), "r");
@@ -433,7 +710,7 @@ test_db_read_report_returns_the_stored_bytes(void **state)
     size_t len = 0;
 
     assert_int_equal(btc_db_read_report(f->db, UUID, &text, &len), -ENOENT);
-    assert_int_equal(btc_db_store(f->db, report, &path), 0);
+    assert_int_equal(store_plain(f->db, report, &path), 0);
     assert_int_equal(btc_db_read_report(f->db, UUID, &text, &len), 0);
     assert_int_equal(len, strlen(text));
     assert_string_equal(text, "{\"uuid\":\"" UUID "\"}");
@@ -483,8 +760,9 @@ test_db_copy_attachments_copies_skips_and_reports_problems(void **state)
                         "app.log");
     assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 0), "source")), a);
     snprintf(copy, sizeof(copy), "%s/%s.d/app.log", f->db, UUID);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 0), "path")),
-                        copy);
+    /* No "path": a sender finds the copy by its name in <uuid>.d/ alone. */
+    assert_null(json_object_get(json_array_get(copied, 0), "path"));
+    assert_int_equal(json_object_size(json_array_get(copied, 0)), 2);
     /* A control character in a name never reaches the file name. */
     assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 1), "name")),
                         "line_break");
@@ -713,7 +991,9 @@ test_db_every_function_rejects_an_unsafe_uuid(void **state)
     struct fixture *f = *state;
     const char *bad[] = {"../x", "..", "a/b", "", "abc.json", "x", "/etc/passwd", "ab cd"};
     json_t *st = NULL, *copied = NULL, *problems = NULL;
+    json_t *sent = json_pack("{s:s}", "state", "sent");
     char *text = NULL, victim[160];
+    int claim = -1;
     size_t len;
 
     store_report(f, UUID, 1, NULL);
@@ -727,12 +1007,315 @@ test_db_every_function_rejects_an_unsafe_uuid(void **state)
                          -EINVAL);
         assert_int_equal(btc_db_remove(f->db, bad[i]), -EINVAL);
         assert_int_equal(btc_db_prune(f->db, bad[i]), -EINVAL);
+        assert_int_equal(btc_db_claim(f->db, bad[i], &claim), -EINVAL);
+        assert_int_equal(btc_db_open_attachment(f->db, bad[i], "x.json"), -EINVAL);
+        assert_int_equal(btc_db_write_state(f->db, bad[i], sent), -EINVAL);
     }
     assert_int_equal(btc_db_read_state(f->db, NULL, &st), -EINVAL);
     assert_int_equal(btc_db_remove(f->db, NULL), -EINVAL);
     assert_true(exists(victim));
     assert_null(st);
     assert_null(text);
+    assert_int_equal(claim, -1);
+    json_decref(sent);
+}
+
+static void
+test_db_store_returns_the_report_claimed(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report = json_pack("{s:s}", "uuid", UUID), *st = local_state();
+    char *path = NULL;
+    int claim = -1, other = -1;
+
+    assert_int_equal(btc_db_store(f->db, report, st, &path, &claim), 0);
+    assert_true(claim >= 0);
+    /* Nobody else can send it until its maker lets go. */
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), -EBUSY);
+    btc_db_unclaim(claim);
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), 0);
+    btc_db_unclaim(other);
+    free(path);
+
+    /* Without @ret_claim it is released at once. */
+    path = NULL;
+    assert_int_equal(btc_db_store(f->db, report, st, &path, NULL), 0);
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), 0);
+    btc_db_unclaim(other);
+    free(path);
+    json_decref(st);
+    json_decref(report);
+}
+
+static void
+test_db_refuses_its_own_directory_when_group_or_others_can_write(void **state)
+{
+    static const mode_t modes[] = {0777, 0770, 0720, 0702};
+    struct fixture *f = *state;
+    json_t *report = json_pack("{s:s}", "uuid", UUID), *st = NULL;
+    struct btc_db_entry *e = NULL;
+    char *path = NULL, *text = NULL, buf[256], want[32];
+    int claim = -1;
+    size_t n = 0, len = 0;
+
+    assert_int_equal(store_plain(f->db, report, &path), 0);
+    free(path);
+    path = NULL;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(f->db, modes[i]), 0);
+        assert_int_equal(store_plain(f->db, report, &path), -EPERM);
+        assert_int_equal(btc_db_write_state(f->db, UUID, report), -EPERM);
+        assert_int_equal(btc_db_list(f->db, &e, &n), -EPERM);
+        assert_int_equal(btc_db_read_state(f->db, UUID, &st), -EPERM);
+        assert_int_equal(btc_db_read_report(f->db, UUID, &text, &len), -EPERM);
+        assert_int_equal(btc_db_claim(f->db, UUID, &claim), -EPERM);
+        assert_int_equal(btc_db_open_attachment(f->db, UUID, "a.log"), -EPERM);
+        assert_int_equal(btc_db_remove(f->db, UUID), -EPERM);
+        assert_int_equal(btc_db_prune(f->db, NULL), -EPERM);
+        /* Refused, not repaired behind the user's back. */
+        assert_int_equal(mode_of(f->db), modes[i]);
+        snprintf(want, sizeof(want), "mode %04o", (unsigned)modes[i]);
+        assert_non_null(strstr(btc_db_strerror(f->db, -EPERM, buf, sizeof(buf)), want));
+    }
+    assert_null(path);
+    assert_null(st);
+    assert_null(text);
+    assert_int_equal(claim, -1);
+    /* Back to 0700: the report was never touched. */
+    assert_int_equal(chmod(f->db, 0700), 0);
+    assert_int_equal(btc_db_read_report(f->db, UUID, &text, &len), 0);
+    free(text);
+    json_decref(report);
+}
+
+static void
+test_db_refuses_a_0700_directory_another_uid_owns(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report;
+    struct btc_db_entry *e = NULL;
+    char *path = NULL, other[128], buf[256];
+    size_t n = 0;
+
+    if (geteuid() != 0)
+        skip(); /* needs chown to another user */
+    report = json_pack("{s:s}", "uuid", UUID);
+    snprintf(other, sizeof(other), "%s/other", f->root);
+    assert_int_equal(mkdir(other, 0700), 0);
+    assert_int_equal(chown(other, 65534, 65534), 0);
+    assert_int_equal(store_plain(other, report, &path), -EPERM);
+    assert_null(path);
+    assert_int_equal(btc_db_list(other, &e, &n), -EPERM);
+    btc_db_strerror(other, -EPERM, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "uid 65534"));
+    json_decref(report);
+}
+
+static void
+test_db_refuses_a_symlink_to_a_good_directory(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report = json_pack("{s:s}", "uuid", UUID), *st = NULL;
+    json_t *copied = NULL, *problems = NULL;
+    struct btc_db_entry *e = NULL;
+    char *path = NULL, *text = NULL, link[128], src[160], buf[256];
+    int claim = -1;
+    size_t n = 0, len = 0;
+
+    assert_int_equal(store_plain(f->db, report, &path), 0);
+    free(path);
+    path = NULL;
+    snprintf(src, sizeof(src), "%s/a.log", f->root);
+    write_file(src, "a");
+    snprintf(link, sizeof(link), "%s/link", f->root);
+    assert_int_equal(symlink(f->db, link), 0);
+
+    assert_int_equal(store_plain(link, report, &path), -ELOOP);
+    assert_int_equal(btc_db_write_state(link, UUID, report), -ELOOP);
+    assert_int_equal(btc_db_list(link, &e, &n), -ELOOP);
+    assert_int_equal(btc_db_read_state(link, UUID, &st), -ELOOP);
+    assert_int_equal(btc_db_read_report(link, UUID, &text, &len), -ELOOP);
+    assert_int_equal(btc_db_claim(link, UUID, &claim), -ELOOP);
+    assert_int_equal(btc_db_open_attachment(link, UUID, "a.log"), -ELOOP);
+    assert_int_equal(btc_db_copy_attachments(link, UUID, src, &copied, &problems), -ELOOP);
+    assert_int_equal(btc_db_remove(link, UUID), -ELOOP);
+    assert_int_equal(btc_db_prune(link, NULL), -ELOOP);
+    assert_non_null(strstr(btc_db_strerror(link, -ELOOP, buf, sizeof(buf)), "symbolic link"));
+    assert_null(path);
+    assert_null(st);
+    assert_null(text);
+    assert_null(copied);
+    assert_int_equal(claim, -1);
+    /* The directory behind it is fine, and untouched. */
+    assert_int_equal(btc_db_read_report(f->db, UUID, &text, &len), 0);
+    free(text);
+    json_decref(report);
+}
+
+static void
+test_db_mkdir_p_creates_a_missing_directory_0700_that_the_db_trusts(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_db_entry *e = NULL;
+    char parent[160];
+    size_t n = 1;
+
+    /* The fallback: a directory nobody made yet, whatever the umask. */
+    umask(0);
+    assert_false(exists(f->db));
+    assert_int_equal(btc_db_mkdir_p(f->db), 0);
+    assert_int_equal(mode_of(f->db), 0700);
+    snprintf(parent, sizeof(parent), "%s/state", f->root);
+    assert_int_equal(mode_of(parent), 0700);
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 0);
+    btc_db_entries_free(e, n);
+}
+
+static void
+test_db_open_attachment_opens_only_a_regular_copy_of_the_report(void **state)
+{
+    static const char *const bad_names[] = {"",     ".",           "..",     "a/b",
+                                            "../x", "/etc/passwd", "a.log/", "../" UUID ".json"};
+    struct fixture *f = *state;
+    json_t *copied = NULL, *problems = NULL;
+    char src[160], path[256], target[256], buf[16];
+    ssize_t got;
+    int fd;
+
+    store_report(f, UUID, 1, NULL);
+    snprintf(src, sizeof(src), "%s/a.log", f->root);
+    write_file(src, "hello");
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    json_decref(copied);
+    json_decref(problems);
+
+    fd = btc_db_open_attachment(f->db, UUID, "a.log");
+    assert_true(fd >= 0);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    got = read(fd, buf, sizeof(buf));
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "hello", 5);
+    close(fd);
+
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+        assert_int_equal(btc_db_open_attachment(f->db, UUID, bad_names[i]), -EINVAL);
+    assert_int_equal(btc_db_open_attachment(f->db, UUID, NULL), -EINVAL);
+    assert_int_equal(btc_db_open_attachment(f->db, "../x", "a.log"), -EINVAL);
+    assert_int_equal(btc_db_open_attachment(f->db, NULL, "a.log"), -EINVAL);
+
+    /* Links are not followed, not even to the report's own copy. */
+    snprintf(path, sizeof(path), "%s/%s.d/passwd", f->db, UUID);
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    assert_int_equal(btc_db_open_attachment(f->db, UUID, "passwd"), -ELOOP);
+    snprintf(target, sizeof(target), "%s/%s.d/a.log", f->db, UUID);
+    snprintf(path, sizeof(path), "%s/%s.d/alias", f->db, UUID);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(btc_db_open_attachment(f->db, UUID, "alias"), -ELOOP);
+    /* Neither a FIFO (without blocking) nor a directory is a copy. */
+    snprintf(path, sizeof(path), "%s/%s.d/fifo", f->db, UUID);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(btc_db_open_attachment(f->db, UUID, "fifo"), -EMEDIUMTYPE);
+    snprintf(path, sizeof(path), "%s/%s.d/sub", f->db, UUID);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(btc_db_open_attachment(f->db, UUID, "sub"), -EMEDIUMTYPE);
+
+    assert_int_equal(btc_db_open_attachment(f->db, UUID, "missing.log"), -ENOENT);
+    /* A report without copies at all. */
+    store_report(f, "abcd", 2, NULL);
+    assert_int_equal(btc_db_open_attachment(f->db, "abcd", "a.log"), -ENOENT);
+}
+
+static void
+test_db_open_attachment_refuses_a_linked_copy_directory(void **state)
+{
+    struct fixture *f = *state;
+    json_t *copied = NULL, *problems = NULL;
+    char src[160], target[256], path[256];
+
+    store_report(f, UUID, 1, NULL);
+    store_report(f, "abcd", 2, NULL);
+    snprintf(src, sizeof(src), "%s/a.log", f->root);
+    write_file(src, "hello");
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    json_decref(copied);
+    json_decref(problems);
+    /* abcd.d -> <UUID>.d: another report's copies are not abcd's. */
+    snprintf(target, sizeof(target), "%s/%s.d", f->db, UUID);
+    snprintf(path, sizeof(path), "%s/abcd.d", f->db);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(btc_db_open_attachment(f->db, "abcd", "a.log"), -ELOOP);
+    /* Removing abcd removes the link, never what it points to. */
+    assert_int_equal(btc_db_remove(f->db, "abcd"), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof(path), "%s/%s.d/a.log", f->db, UUID);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+static void
+test_db_prune_deletes_corrupt_reports_first(void **state)
+{
+    struct fixture *f = *state;
+    char id[40], path[256];
+
+    /* One over the bound: the only corrupt report goes, although it is the
+     * newest, and a sent one is there. */
+    for (unsigned i = 0; i <= BTC_DB_MAX_REPORTS; i++) {
+        make_uuid(id, i);
+        store_report(f, id, 1000 + i, i == 0 ? "sent" : NULL);
+    }
+    make_uuid(id, 7);
+    snprintf(path, sizeof(path), "%s/%s.json", f->db, id);
+    write_file(path, "{not json");
+    assert_int_equal(btc_db_prune(f->db, NULL), 1);
+    assert_false(exists(path));
+    snprintf(path, sizeof(path), "%s/%s.json.corrupt", f->db, id);
+    assert_false(exists(path));
+    snprintf(path, sizeof(path), "%s/%s.state", f->db, id);
+    assert_false(exists(path));
+    make_uuid(id, 0);
+    snprintf(path, sizeof(path), "%s/%s.json", f->db, id);
+    assert_true(exists(path));
+}
+
+static void
+test_db_remove_deletes_the_files_moved_aside(void **state)
+{
+    static const char *const suffixes[] = {".json", ".json.corrupt", ".state", ".state.corrupt",
+                                           ".d"};
+    struct fixture *f = *state;
+    json_t *copied = NULL, *problems = NULL;
+    struct btc_db_entry *e = NULL;
+    char src[160], path[256];
+    size_t n = 0;
+
+    store_report(f, UUID, 1, "pending");
+    snprintf(src, sizeof(src), "%s/a.txt", f->root);
+    write_file(src, "a");
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    json_decref(copied);
+    json_decref(problems);
+    snprintf(path, sizeof(path), "%s/%s.json", f->db, UUID);
+    write_file(path, "[]");
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].state, "corrupt");
+    btc_db_entries_free(e, n);
+    snprintf(path, sizeof(path), "%s/%s.state.corrupt", f->db, UUID);
+    write_file(path, "{");
+
+    assert_int_equal(btc_db_remove(f->db, UUID), 0);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s%s", f->db, UUID, suffixes[i]);
+        assert_false(exists(path));
+    }
+    assert_int_equal(btc_db_remove(f->db, UUID), -ENOENT);
+
+    /* Only a .corrupt file left: it is still the report's, and removable. */
+    snprintf(path, sizeof(path), "%s/abcd.json.corrupt", f->db);
+    write_file(path, "x");
+    assert_int_equal(btc_db_remove(f->db, "abcd"), 0);
+    assert_false(exists(path));
 }
 
 int
@@ -759,7 +1342,12 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_list_sorts_oldest_first_and_reads_report_and_state,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_db_list_skips_dot_files_junk_and_a_fifo, setup,
+        cmocka_unit_test_setup_teardown(test_db_list_skips_dot_files_and_junk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_list_moves_aside_a_report_that_is_not_a_json_object,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_list_moves_aside_a_linked_fifo_or_directory_report,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_list_repairs_a_state_that_does_not_parse, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_db_list_of_missing_directory_fails_without_creating_it,
                                         setup, teardown),
@@ -780,6 +1368,23 @@ main(void)
         cmocka_unit_test_setup_teardown(test_db_remove_deletes_report_state_and_attachments, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_db_every_function_rejects_an_unsafe_uuid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_db_store_returns_the_report_claimed, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_refuses_its_own_directory_when_group_or_others_can_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_refuses_a_0700_directory_another_uid_owns, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_db_refuses_a_symlink_to_a_good_directory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_mkdir_p_creates_a_missing_directory_0700_that_the_db_trusts, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_open_attachment_opens_only_a_regular_copy_of_the_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_open_attachment_refuses_a_linked_copy_directory,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_prune_deletes_corrupt_reports_first, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_db_remove_deletes_the_files_moved_aside, setup,
                                         teardown),
     };
 

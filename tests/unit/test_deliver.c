@@ -1,10 +1,13 @@
 /* test_deliver: sending stored reports and recording each outcome in the
- * state file (submit/deliver.c), on a real database in a mkdtemp directory.
- * libcurl's transfer is mocked at the link boundary (--wrap). */
+ * state file (submit/deliver.c), on a real database in a mkdtemp directory:
+ * only to the endpoint a report was made for, only with its own copies.
+ * libcurl's transfer is mocked at the link boundary (--wrap), and the
+ * multipart part names are observed (curl_mime_name). */
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include "config.h"
 #include "db.h"
 #include "deliver.h"
+#include "http.h"
 
 #define OLD "00000000-0000-4000-8000-000000000001"
 #define MID "00000000-0000-4000-8000-000000000002"
@@ -32,15 +36,21 @@ static struct {
     int performs;
     curl_write_callback write_fn;
     void *write_data;
+    char url[512];
+    char parts[8][128]; /* the part names of the requests, in order */
+    int nparts;
 } g_mock;
 
 CURLcode __real_curl_easy_setopt(CURL *curl, CURLoption option, ...);
 CURLcode __wrap_curl_easy_setopt(CURL *curl, CURLoption option, ...);
 CURLcode __wrap_curl_easy_perform(CURL *curl);
 CURLcode __wrap_curl_easy_getinfo(CURL *curl, CURLINFO info, ...);
+CURLcode __real_curl_mime_name(curl_mimepart *part, const char *name);
+CURLcode __wrap_curl_mime_name(curl_mimepart *part, const char *name);
 
-/* Only the write callback matters here; everything else is passed on with
- * the argument type its option number implies (curl.h's CURLOPTTYPE_*). */
+/* Only the URL and the write callback matter here; everything else is
+ * passed on with the argument type its option number implies (curl.h's
+ * CURLOPTTYPE_*). */
 CURLcode
 __wrap_curl_easy_setopt(CURL *curl, CURLoption option, ...)
 {
@@ -55,6 +65,8 @@ __wrap_curl_easy_setopt(CURL *curl, CURLoption option, ...)
 
         if (option == CURLOPT_WRITEDATA)
             g_mock.write_data = v;
+        else if (option == CURLOPT_URL)
+            snprintf(g_mock.url, sizeof(g_mock.url), "%s", (const char *)v);
         rc = __real_curl_easy_setopt(curl, option, v);
     } else if (option < CURLOPTTYPE_OFF_T) {
         curl_write_callback v = va_arg(ap, curl_write_callback);
@@ -98,9 +110,19 @@ __wrap_curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
     return CURLE_OK;
 }
 
+CURLcode
+__wrap_curl_mime_name(curl_mimepart *part, const char *name)
+{
+    if (g_mock.nparts < 8)
+        snprintf(g_mock.parts[g_mock.nparts++], sizeof(g_mock.parts[0]), "%s", name);
+    return __real_curl_mime_name(part, name);
+}
+
 struct fixture {
     char dir[64];
+    char src[64]; /* where attachments come from, outside the database */
     struct btc_config cfg;
+    char endpoint_id[BTC_HTTP_ENDPOINT_ID_LEN + 1]; /* of cfg */
 };
 
 static int
@@ -113,9 +135,14 @@ setup(void **state)
     strcpy(f->dir, "/tmp/btc-test-deliver-XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
+    strcpy(f->src, "/tmp/btc-test-deliver-src-XXXXXX");
+    if (!mkdtemp(f->src))
+        return -1;
     btc_cfg_defaults(&f->cfg);
     f->cfg.endpoint = "http://127.0.0.1:9";
     f->cfg.token = "0123abcd";
+    if (btc_http_endpoint_id(f->cfg.endpoint, f->cfg.token, f->endpoint_id) < 0)
+        return -1;
     memset(&g_mock, 0, sizeof(g_mock));
     *state = f;
     return 0;
@@ -136,6 +163,7 @@ teardown(void **state)
     struct fixture *f = *state;
 
     nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(f->src, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
 }
@@ -149,16 +177,42 @@ deadline_in(int64_t ms)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
 }
 
+/* The state of a report made for @endpoint with @token, as the helper
+ * writes it, with @attachments (stolen; NULL: none). */
+static json_t *
+endpoint_state(const char *endpoint, const char *token, json_t *attachments)
+{
+    char id[BTC_HTTP_ENDPOINT_ID_LEN + 1];
+    json_t *st;
+
+    assert_int_equal(btc_http_endpoint_id(endpoint, token, id), 0);
+    st = json_pack("{s:s, s:s, s:s, s:s, s:o}", "state", "pending", "mode", "endpoint",
+                   "endpoint_id", id, "endpoint_url", endpoint, "attachments",
+                   attachments ? attachments : json_array());
+    assert_non_null(st);
+    return st;
+}
+
+/* Store a report with @st as its state (stolen), the claim released. */
 static void
-store(struct fixture *f, const char *uuid, long long timestamp)
+store_with(struct fixture *f, const char *uuid, long long timestamp, json_t *st)
 {
     json_t *report = json_pack("{s:s, s:I}", "uuid", uuid, "timestamp", timestamp);
     char *path = NULL;
 
     assert_non_null(report);
-    assert_int_equal(btc_db_store(f->dir, report, &path), 0);
+    assert_non_null(st);
+    assert_int_equal(btc_db_store(f->dir, report, st, &path, NULL), 0);
     free(path);
     json_decref(report);
+    json_decref(st);
+}
+
+/* A report made for the fixture's endpoint. */
+static void
+store(struct fixture *f, const char *uuid, long long timestamp)
+{
+    store_with(f, uuid, timestamp, endpoint_state(f->cfg.endpoint, f->cfg.token, NULL));
 }
 
 static json_t *
@@ -178,12 +232,13 @@ test_deliver_200_marks_sent_with_rxid_and_keeps_attachments(void **state)
     json_t *st, *atts;
 
     store(f, NEW, 100);
-    atts = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "state", "pending", "attachments", "name",
-                     "gone.log", "path", "/nonexistent/gone.log", "source", "/var/log/gone.log");
+    atts = endpoint_state(f->cfg.endpoint, f->cfg.token,
+                          json_pack("[{s:s, s:s, s:s}]", "name", "gone.log", "path",
+                                    "/nonexistent/gone.log", "source", "/var/log/gone.log"));
     assert_int_equal(btc_db_write_state(f->dir, NEW, atts), 0);
     g_mock.status = 200;
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     0);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
     assert_int_equal(res.outcome, BTC_HTTP_SENT);
     st = state_of(f, NEW);
     assert_string_equal(json_string_value(json_object_get(st, "state")), "sent");
@@ -193,11 +248,16 @@ test_deliver_200_marks_sent_with_rxid_and_keeps_attachments(void **state)
     assert_true(json_integer_value(json_object_get(st, "updated")) > 0);
     assert_true(
         json_equal(json_object_get(st, "attachments"), json_object_get(atts, "attachments")));
+    /* The copy is gone: the report goes without it, and says so. */
+    assert_int_equal(g_mock.nparts, 1);
+    assert_string_equal(g_mock.parts[0], "upload_file");
+    assert_non_null(strstr(res.note, "gone.log not sent"));
     json_decref(st);
     json_decref(atts);
     /* Sent once is sent: no second upload. */
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     -EALREADY);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res),
+        -EALREADY);
     assert_int_equal(g_mock.performs, 1);
 }
 
@@ -210,18 +270,19 @@ test_deliver_400_is_rejected_and_never_retried(void **state)
 
     store(f, NEW, 100);
     g_mock.status = 400;
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     0);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
     assert_int_equal(res.outcome, BTC_HTTP_REJECTED);
     st = state_of(f, NEW);
     assert_string_equal(json_string_value(json_object_get(st, "state")), "rejected");
     assert_int_equal(json_integer_value(json_object_get(st, "http_status")), 400);
     json_decref(st);
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     -EALREADY);
     assert_int_equal(
-        btc_deliver_pending(f->dir, NULL, &f->cfg, 1000, deadline_in(2000), NULL, NULL, NULL, NULL),
-        0);
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res),
+        -EALREADY);
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, 0, 1000, deadline_in(2000), NULL,
+                                         NULL, NULL, NULL),
+                     0);
     assert_int_equal(g_mock.performs, 1);
 }
 
@@ -234,11 +295,11 @@ test_deliver_failures_stay_pending_and_count_attempts(void **state)
 
     store(f, NEW, 100);
     g_mock.status = 503;
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     0);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
     g_mock.rc = CURLE_COULDNT_CONNECT;
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     0);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
     assert_int_equal(res.outcome, BTC_HTTP_RETRY);
     st = state_of(f, NEW);
     assert_string_equal(json_string_value(json_object_get(st, "state")), "pending");
@@ -257,7 +318,7 @@ test_deliver_without_time_left_changes_nothing(void **state)
     json_t *st;
 
     store(f, NEW, 100);
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(10), NULL, NULL, &res),
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(10), NULL, NULL, &res),
                      -ETIMEDOUT);
     assert_int_equal(g_mock.performs, 0);
     st = state_of(f, NEW);
@@ -272,8 +333,8 @@ test_deliver_unknown_report_is_enoent(void **state)
     struct btc_http_result res;
 
     store(f, OLD, 100);
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, deadline_in(2000), NULL, NULL, &res),
-                     -ENOENT);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), -ENOENT);
 }
 
 struct order {
@@ -306,8 +367,8 @@ test_deliver_pending_goes_oldest_first_skipping_the_new_one(void **state)
     assert_int_equal(btc_db_write_state(f->dir, "00000000-0000-4000-8000-000000000000", sent), 0);
     json_decref(sent);
     g_mock.status = 200;
-    assert_int_equal(btc_deliver_pending(f->dir, NEW, &f->cfg, 1000, deadline_in(2000), NULL, NULL,
-                                         record_order, &order),
+    assert_int_equal(btc_deliver_pending(f->dir, NEW, &f->cfg, 0, 1000, deadline_in(2000), NULL,
+                                         NULL, record_order, &order),
                      2);
     assert_int_equal(order.n, 2);
     assert_string_equal(order.uuids[0], OLD);
@@ -323,10 +384,387 @@ test_deliver_pending_stops_at_the_deadline(void **state)
     store(f, OLD, 100);
     store(f, MID, 200);
     g_mock.status = 200;
-    assert_int_equal(
-        btc_deliver_pending(f->dir, NULL, &f->cfg, 1000, deadline_in(-1), NULL, NULL, NULL, NULL),
-        0);
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, 0, 1000, deadline_in(-1), NULL,
+                                         NULL, NULL, NULL),
+                     0);
     assert_int_equal(g_mock.performs, 0);
+}
+
+struct logbuf {
+    char text[4096];
+    size_t len;
+};
+
+static void
+collect_log(const char *line, void *ctx)
+{
+    struct logbuf *l = ctx;
+    int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", line);
+
+    if (n > 0 && (size_t)n < sizeof(l->text) - l->len)
+        l->len += (size_t)n;
+}
+
+/* Copy a new file @name holding @text into @uuid's copies; returns the
+ * state entry btc_db_copy_attachment_paths made for it. */
+static json_t *
+copy_in(struct fixture *f, const char *uuid, const char *name, const char *text)
+{
+    char src[160];
+    const char *paths[1] = {src};
+    json_t *copied = NULL, *problems = NULL, *entry;
+    FILE *fp;
+
+    snprintf(src, sizeof(src), "%s/%s", f->src, name);
+    fp = fopen(src, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    assert_int_equal(btc_db_copy_attachment_paths(f->dir, uuid, paths, 1, &copied, &problems), 0);
+    assert_int_equal(json_array_size(copied), 1);
+    assert_int_equal(json_array_size(problems), 0);
+    entry = json_incref(json_array_get(copied, 0));
+    json_decref(copied);
+    json_decref(problems);
+    return entry;
+}
+
+static void
+test_deliver_sends_the_copies_but_not_a_planted_path(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    json_t *atts = json_array();
+
+    json_array_append_new(atts, copy_in(f, NEW, "app.log", "log"));
+    /* What a state file planted by someone else could say. */
+    json_array_append_new(atts, json_pack("{s:s, s:s}", "name", "passwd", "path", "/etc/passwd"));
+    store_with(f, NEW, 100, endpoint_state(f->cfg.endpoint, f->cfg.token, atts));
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), collect_log, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_int_equal(g_mock.nparts, 2);
+    assert_string_equal(g_mock.parts[0], "upload_file");
+    assert_string_equal(g_mock.parts[1], "attachment_app.log");
+    assert_non_null(strstr(res.note, "attachment passwd not sent"));
+    assert_null(strstr(res.note, "app.log"));
+    assert_non_null(strstr(log.text, "attachment passwd not sent"));
+}
+
+static void
+test_deliver_leaves_out_names_that_are_not_copies(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    json_t *atts;
+    char path[256];
+
+    atts = json_pack("[{s:s}, {s:s}, {s:s}]", "name", "../../../etc/passwd", "path", "/etc/passwd",
+                     "name", "link");
+    store_with(f, NEW, 100, endpoint_state(f->cfg.endpoint, f->cfg.token, atts));
+    /* A link among the copies, to a file the report never had. */
+    snprintf(path, sizeof(path), "%s/%s.d", f->dir, NEW);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/%s.d/link", f->dir, NEW);
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(g_mock.nparts, 1);
+    assert_string_equal(g_mock.parts[0], "upload_file");
+    assert_non_null(strstr(res.note, "../../../etc/passwd not sent"));
+    assert_non_null(strstr(res.note, "/etc/passwd not sent"));
+    assert_non_null(strstr(res.note, "link not sent"));
+}
+
+static void
+test_deliver_leaves_out_a_copy_whose_state_names_another_path(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    json_t *copy, *atts = json_array();
+    char old_path[256];
+
+    /* Both copies exist. An older state's path to the copy itself is fine;
+     * a path anywhere else is not the copy's, whatever the name says. */
+    copy = copy_in(f, NEW, "app.log", "log");
+    snprintf(old_path, sizeof(old_path), "/var/lib/btcrash/%s.d/app.log", NEW);
+    json_object_set_new(copy, "path", json_string(old_path));
+    json_array_append_new(atts, copy);
+    copy = copy_in(f, NEW, "passwd", "copy");
+    json_object_set_new(copy, "path", json_string("/etc/passwd"));
+    json_array_append_new(atts, copy);
+    store_with(f, NEW, 100, endpoint_state(f->cfg.endpoint, f->cfg.token, atts));
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(g_mock.nparts, 2);
+    assert_string_equal(g_mock.parts[1], "attachment_app.log");
+    assert_non_null(strstr(res.note, "passwd not sent"));
+}
+
+/* Nothing was attempted: no transfer, and the state is as stored. */
+static void
+assert_untouched(struct fixture *f, const char *uuid)
+{
+    json_t *st = state_of(f, uuid);
+
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "pending");
+    assert_null(json_object_get(st, "attempts"));
+    json_decref(st);
+}
+
+static void
+test_deliver_refuses_a_report_made_for_another_endpoint(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+
+    store_with(f, OLD, 100, endpoint_state("http://other.example", f->cfg.token, NULL));
+    /* The same URL with another token is another endpoint too. */
+    store_with(f, MID, 200, endpoint_state(f->cfg.endpoint, "other-token", NULL));
+    store_with(f, NEW, 300,
+               json_pack("{s:s, s:s}", "state", "pending", "mode", "endpoint")); /* no id */
+    g_mock.status = 200;
+    for (unsigned flags = 0; flags <= BTC_DELIVER_LOCAL; flags += BTC_DELIVER_LOCAL) {
+        assert_int_equal(
+            btc_deliver_report(f->dir, OLD, &f->cfg, flags, deadline_in(2000), NULL, NULL, &res),
+            -EXDEV);
+        assert_int_equal(
+            btc_deliver_report(f->dir, MID, &f->cfg, flags, deadline_in(2000), NULL, NULL, &res),
+            -EXDEV);
+        assert_int_equal(
+            btc_deliver_report(f->dir, NEW, &f->cfg, flags, deadline_in(2000), NULL, NULL, &res),
+            -EXDEV);
+    }
+    assert_int_equal(g_mock.performs, 0);
+    assert_untouched(f, OLD);
+    assert_untouched(f, MID);
+    assert_untouched(f, NEW);
+}
+
+static void
+test_deliver_local_report_is_sent_only_with_the_local_flag(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    char path[256];
+    json_t *st;
+
+    store_with(f, OLD, 100, json_pack("{s:s, s:s}", "state", "pending", "mode", "local"));
+    store_with(f, MID, 200, json_pack("{s:s}", "state", "pending")); /* no known endpoint */
+    store_with(f, NEW, 300, json_pack("{s:s}", "state", "pending"));
+    snprintf(path, sizeof(path), "%s/%s.state", f->dir, NEW); /* an older version's */
+    assert_int_equal(unlink(path), 0);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, OLD, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res),
+        -ENOTCONN);
+    assert_int_equal(
+        btc_deliver_report(f->dir, MID, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res),
+        -ENOTCONN);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res),
+        -ENOTCONN);
+    assert_int_equal(g_mock.performs, 0);
+    assert_untouched(f, OLD);
+
+    const char *uuids[] = {OLD, MID, NEW};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(btc_deliver_report(f->dir, uuids[i], &f->cfg, BTC_DELIVER_LOCAL,
+                                            deadline_in(2000), NULL, NULL, &res),
+                         0);
+        assert_int_equal(res.outcome, BTC_HTTP_SENT);
+        /* Bound to this endpoint from now on; its token is not stored. */
+        st = state_of(f, uuids[i]);
+        assert_string_equal(json_string_value(json_object_get(st, "state")), "sent");
+        assert_string_equal(json_string_value(json_object_get(st, "mode")), "endpoint");
+        assert_string_equal(json_string_value(json_object_get(st, "endpoint_id")), f->endpoint_id);
+        assert_string_equal(json_string_value(json_object_get(st, "endpoint_url")),
+                            f->cfg.endpoint);
+        json_decref(st);
+    }
+    assert_int_equal(g_mock.performs, 3);
+    assert_int_equal(g_mock.nparts, 3);
+}
+
+static void
+test_deliver_local_report_tried_once_is_bound_to_the_endpoint(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    struct btc_config other = f->cfg;
+    json_t *st;
+
+    store_with(f, NEW, 100, json_pack("{s:s, s:s}", "state", "pending", "mode", "local"));
+    g_mock.status = 503;
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, BTC_DELIVER_LOCAL, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     0);
+    st = state_of(f, NEW);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "pending");
+    assert_string_equal(json_string_value(json_object_get(st, "mode")), "endpoint");
+    assert_string_equal(json_string_value(json_object_get(st, "endpoint_id")), f->endpoint_id);
+    json_decref(st);
+    /* A retry needs no flag now, and no other endpoint may have it. */
+    g_mock.status = 200;
+    other.token = "another-token";
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &other, BTC_DELIVER_LOCAL, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     -EXDEV);
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_int_equal(g_mock.performs, 2);
+}
+
+static void
+test_deliver_report_is_ebusy_while_another_holds_the_claim(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    json_t *report = json_pack("{s:s, s:i}", "uuid", NEW, "timestamp", 100);
+    json_t *st = endpoint_state(f->cfg.endpoint, f->cfg.token, NULL);
+    char *path = NULL;
+    int claim = -1;
+
+    /* Claimed by its maker from the moment it was stored. */
+    assert_int_equal(btc_db_store(f->dir, report, st, &path, &claim), 0);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), -EBUSY);
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, 0, 1000, deadline_in(2000), NULL,
+                                         NULL, NULL, NULL),
+                     0);
+    assert_int_equal(g_mock.performs, 0);
+    assert_untouched(f, NEW);
+    /* The holder sends it without letting go. */
+    assert_int_equal(
+        btc_deliver_claimed(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_int_equal(g_mock.performs, 1);
+    btc_db_unclaim(claim);
+
+    /* A claim taken with btc_db_claim blocks a sender the same way. */
+    store(f, OLD, 50);
+    assert_int_equal(btc_db_claim(f->dir, OLD, &claim), 0);
+    assert_int_equal(
+        btc_deliver_report(f->dir, OLD, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), -EBUSY);
+    btc_db_unclaim(claim);
+    assert_int_equal(
+        btc_deliver_report(f->dir, OLD, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(g_mock.performs, 2);
+    free(path);
+    json_decref(st);
+    json_decref(report);
+}
+
+struct calls {
+    char uuid[8][40];
+    int err[8];
+    bool with_result[8];
+    int n;
+};
+
+static void
+record_call(const char *uuid, int err, const struct btc_http_result *res, void *ctx)
+{
+    struct calls *c = ctx;
+
+    assert_true(c->n < 8);
+    snprintf(c->uuid[c->n], sizeof(c->uuid[0]), "%s", uuid);
+    c->err[c->n] = err;
+    c->with_result[c->n] = res != NULL;
+    c->n++;
+}
+
+static void
+assert_call(const struct calls *c, int i, const char *uuid, int err, bool with_result)
+{
+    assert_true(i < c->n);
+    assert_string_equal(c->uuid[i], uuid);
+    assert_int_equal(c->err[i], err);
+    assert_int_equal(c->with_result[i], with_result);
+}
+
+#define LOCAL "00000000-0000-4000-8000-000000000004"
+#define BAD   "00000000-0000-4000-8000-000000000005"
+
+static void
+test_deliver_pending_reports_the_ones_made_elsewhere_without_trying_them(void **state)
+{
+    struct fixture *f = *state;
+    struct calls calls = {0};
+    char path[256];
+    FILE *fp;
+
+    store(f, OLD, 100);
+    store_with(f, MID, 200, endpoint_state("http://other.example", f->cfg.token, NULL));
+    store_with(f, NEW, 300, json_pack("{s:s, s:s}", "state", "pending", "mode", "local"));
+    store_with(f, LOCAL, 400, json_pack("{s:s}", "state", "pending"));
+    /* A corrupt report is never a pending one. */
+    snprintf(path, sizeof(path), "%s/%s.json", f->dir, BAD);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("{not json", fp);
+    fclose(fp);
+    g_mock.status = 200;
+
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, 0, 1000, deadline_in(2000), NULL,
+                                         NULL, record_call, &calls),
+                     1);
+    assert_int_equal(calls.n, 4);
+    assert_call(&calls, 0, OLD, 0, true);
+    assert_call(&calls, 1, MID, -EXDEV, false);
+    assert_call(&calls, 2, NEW, -ENOTCONN, false);
+    assert_call(&calls, 3, LOCAL, -ENOTCONN, false);
+    assert_int_equal(g_mock.performs, 1);
+    assert_untouched(f, MID);
+    assert_untouched(f, NEW);
+
+    /* `flush --local`: the local ones too, never another endpoint's. */
+    memset(&calls, 0, sizeof(calls));
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, BTC_DELIVER_LOCAL, 1000,
+                                         deadline_in(2000), NULL, NULL, record_call, &calls),
+                     2);
+    assert_int_equal(calls.n, 3);
+    assert_call(&calls, 0, MID, -EXDEV, false);
+    assert_call(&calls, 1, NEW, 0, true);
+    assert_call(&calls, 2, LOCAL, 0, true);
+    assert_int_equal(g_mock.performs, 3);
+    assert_untouched(f, MID);
+}
+
+static void
+test_deliver_pending_sends_a_repaired_state_only_with_the_local_flag(void **state)
+{
+    struct fixture *f = *state;
+    struct calls calls = {0};
+    char path[256];
+    FILE *fp;
+
+    store(f, OLD, 100);
+    snprintf(path, sizeof(path), "%s/%s.state", f->dir, OLD);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("[\"not a state\"]", fp);
+    fclose(fp);
+    g_mock.status = 200;
+    /* Repaired by the listing, made for no known endpoint. */
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, 0, 1000, deadline_in(2000), NULL,
+                                         NULL, record_call, &calls),
+                     0);
+    assert_int_equal(calls.n, 1);
+    assert_call(&calls, 0, OLD, -ENOTCONN, false);
+    assert_int_equal(g_mock.performs, 0);
+    memset(&calls, 0, sizeof(calls));
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, BTC_DELIVER_LOCAL, 1000,
+                                         deadline_in(2000), NULL, NULL, record_call, &calls),
+                     1);
+    assert_call(&calls, 0, OLD, 0, true);
+    assert_int_equal(g_mock.performs, 1);
 }
 
 int
@@ -346,6 +784,25 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_pending_stops_at_the_deadline, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_sends_the_copies_but_not_a_planted_path, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_leaves_out_names_that_are_not_copies, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deliver_leaves_out_a_copy_whose_state_names_another_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_refuses_a_report_made_for_another_endpoint,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_local_report_is_sent_only_with_the_local_flag,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deliver_local_report_tried_once_is_bound_to_the_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_report_is_ebusy_while_another_holds_the_claim,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deliver_pending_reports_the_ones_made_elsewhere_without_trying_them, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deliver_pending_sends_a_repaired_state_only_with_the_local_flag, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
