@@ -14,7 +14,9 @@ In a test process:
   an int   that status, with a small JSON body;
   "hang"   the request is read (and recorded), then never answered until the
            receiver stops.
-`delay` (seconds) holds every answer back that long.
+`delay` (seconds) holds every answer back that long. `reply`, when set to
+(status, body bytes), is the answer to every request instead (a hostile
+server's rxid or error body).
 With tls=True it serves HTTPS with a self-signed certificate for 127.0.0.1
 made at start with the `openssl` command; failed handshakes are recorded in
 tls_errors.
@@ -268,7 +270,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if rx.delay:
             time.sleep(rx.delay)
-        if mode == "ok":
+        if rx.reply is not None:
+            status, payload = rx.reply
+        elif mode == "ok":
             req.rxid = "rx-" + uuidlib.uuid4().hex
             payload = json.dumps({"response": "ok", "_rxid": req.rxid}).encode()
             status = 200
@@ -316,6 +320,7 @@ class Receiver:
     def __init__(self, mode="ok", tls=False, delay=0.0):
         self.mode = mode
         self.delay = delay  # seconds to wait before answering (not "hang")
+        self.reply = None   # (status, body bytes): answer every request so (a hostile server)
         self.tls = tls
         self.requests = []
         self.tls_errors = []

@@ -619,13 +619,13 @@ def case_multipart(t):
 # Responses and flush
 
 
-def flush_and_check(t, rx, db, uuids, what, **env):
-    """Runs `btcrash flush` against @rx (in ok mode): each of @uuids is sent
-    once, byte for byte, and marked sent; output names each once."""
+def flush_and_check(t, rx, db, uuids, what, args=("flush",), **env):
+    """Runs `btcrash flush` (@args) against @rx (in ok mode): each of @uuids
+    is sent once, byte for byte, and marked sent; output names each once."""
     n0 = len(rx.snapshot())
     rx.set_mode("ok")
     before = reports(db)
-    r = t.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, **env)
+    r = t.cmd(list(args), db, BACKTRACE_ENDPOINT=rx.url, **env)
     t.say("flush stdout:\n%s" % r.out.rstrip())
     if r.err.strip():
         t.say("flush stderr:\n%s" % r.err.rstrip())
@@ -1296,9 +1296,10 @@ def _crash_into_env(t, rx, db, mode, what, **env):
 
 
 def case_orphan_state(t):
-    """db.h: a report without a state file is pending; temporary files
-    (names starting with '.') are skipped; a corrupt state file does not
-    break list."""
+    """db.h: a report without a state file is pending, made for no known
+    endpoint: `flush` leaves it alone and says so, `flush --local` sends it;
+    temporary files (names starting with '.') are skipped; a corrupt state
+    file does not break list, which repairs it and says so."""
     rx = t.receiver(500)
     db = t.path("db")
     a = _crash_into(t, rx, db, 500, "crash A -> 500")
@@ -1316,20 +1317,34 @@ def case_orphan_state(t):
               "list row of a report without a state file (pending): %r" % rows)
     t.c.check(".json.tmp" not in r.out and "half" not in r.out,
               "list shows a temporary file")
-    flush_and_check(t, rx, db, [a.uuid, b.uuid], "flush with a missing state file",
-                    BACKTRACE_TOKEN="tok")
-    # A corrupt state file: list still works and shows the other reports.
+    n0 = len(rx.snapshot())
+    rx.set_mode("ok")
+    r = t.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
+    t.say("flush:\n" + r.out.rstrip())
+    sent = [json.loads(t.upload_of(q, "flush").data).get("uuid") for q in rx.snapshot()[n0:]]
+    t.c.eq(sent, [b.uuid], "flush sends B (made for this endpoint), not A (no state file: "
+           "made for no known endpoint)")
+    t.c.check(re.search(re.escape(a.uuid) + r" skipped: .*no known endpoint", r.out),
+              "flush does not say it skipped A, and why:\n" + r.out)
+    flush_and_check(t, rx, db, [a.uuid], "flush --local with a missing state file",
+                    BACKTRACE_TOKEN="tok", args=["flush", "--local"])
+    # A corrupt state file: list still works, shows the other reports, and
+    # repairs it (moved aside; the report pending again).
     with open(b.state_path, "wb") as f:
         f.write(b"not json{")
     r = t.cmd(["list"], db)
     t.say("list with a corrupt state file: %s\n%s" % (r.describe(), (r.out + r.err).rstrip()))
-    t.c.check(r.exitcode in (0, 1), "list with a corrupt state file: %s" % r.describe())
+    t.c.eq(r.exitcode, 0, "list with a corrupt state file: %s" % r.describe())
     rows = [ln for ln in r.out.splitlines() if a.uuid[:8] in ln]
     t.c.check(len(rows) == 1 and re.search(r"\bsent\b", rows[0]),
               "list with a corrupt state file of another report: the row of the sent report "
               "%s: %r" % (a.uuid, rows))
     rows = [ln for ln in r.out.splitlines() if b.uuid[:8] in ln]
-    t.say("row of the report with the corrupt state file (%s): %r" % (b.uuid, rows))
+    t.c.check(len(rows) == 1 and re.search(r"\bpending\b", rows[0]),
+              "list row of the report whose state file was corrupt (repaired: pending): %r"
+              % rows)
+    t.c.check(re.search(re.escape(b.uuid) + r".*moved aside", r.err),
+              "list does not say it moved the corrupt state aside:\n" + r.err)
 
 
 def case_concurrent_crashes(t):
