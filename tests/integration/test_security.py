@@ -26,8 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_delivery import (DEFAULT_TIMEOUT_S, RUN_TIMEOUT, HarnessError, T,  # noqa: E402
-                           all_files, reports)
+from test_delivery import HarnessError, T, all_files, reports  # noqa: E402
 
 SKIP = 77
 NOBODY = 65534
