@@ -230,6 +230,31 @@ file_problem(int err)
                             : "cannot be read";
 }
 
+/* @uuid's state could not be used (@err): the report itself is intact and
+ * must not be lost, so the state is moved aside and rebuilt. *@problem
+ * says what was done; *@ret_state is the state the report now has. */
+static int
+repair_state(int dirfd, const char *uuid, int err, char **problem, json_t **ret_state)
+{
+    char *moved = NULL;
+    int r, w;
+
+    r = move_aside(dirfd, uuid, ".state", file_problem(err), &moved);
+    if (r < 0)
+        return r;
+    w = rebuild_state(dirfd, uuid);
+    if (w == -ENOMEM ||
+        asprintf(problem, "%s; the report is pending again, made for no known endpoint%s", moved,
+                 w < 0 ? " (a new state could not be written)" : "") < 0) {
+        *problem = NULL;
+        free(moved);
+        return -ENOMEM;
+    }
+    free(moved);
+    *ret_state = json_pack("{s:s}", "state", "pending");
+    return *ret_state ? 0 : -ENOMEM;
+}
+
 /* @e for a report kept as <uuid>.json.corrupt: listed, never sent. */
 static int
 load_corrupt(int dirfd, const char *uuid, const char *problem, struct btc_db_entry *e)
@@ -290,27 +315,9 @@ load_entry(int dirfd, const char *uuid, bool corrupt, struct btc_db_entry *e)
     if (r == -ENOMEM)
         goto done;
     if (r < 0) {
-        /* Repaired: the report itself is intact and must not be lost. */
-        r = move_aside(dirfd, uuid, ".state", file_problem(r), &problem);
+        r = repair_state(dirfd, uuid, r, &e->problem, &state);
         if (r < 0)
             goto done;
-        r = rebuild_state(dirfd, uuid);
-        if (r == -ENOMEM)
-            goto done;
-        char *full = NULL;
-        if (asprintf(&full, "%s; the report is pending again, made for no known endpoint%s",
-                     problem, r < 0 ? " (a new state could not be written)" : "") < 0) {
-            r = -ENOMEM;
-            goto done;
-        }
-        free(problem);
-        e->problem = full;
-        problem = NULL;
-        state = json_pack("{s:s}", "state", "pending");
-        if (!state) {
-            r = -ENOMEM;
-            goto done;
-        }
     }
     r = btc_db_entry_from_state(state, e);
     e->bytes += len;

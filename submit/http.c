@@ -280,27 +280,36 @@ struct submit {
     char note[sizeof(((struct btc_http_result *)0)->note)]; /* becomes the result's */
 };
 
-/* One debug line, with the token redacted whatever the text holds. */
+/* @fmt formatted with the token redacted whatever the text holds; NULL
+ * when out of memory, and then nothing is said rather than risk printing
+ * the token. */
+static char *
+redacted_line(const struct submit *s, const char *fmt, va_list ap)
+{
+    char *line = NULL, *safe;
+
+    if (vasprintf(&line, fmt, ap) < 0)
+        return NULL;
+    safe = btc_http_redact(line, s->cfg->token);
+    free(line);
+    return safe;
+}
+
+/* One debug line. */
 __attribute__((format(printf, 2, 3))) static void
 say(struct submit *s, const char *fmt, ...)
 {
-    char *line = NULL, *safe;
+    char *safe;
     va_list ap;
-    int n;
 
     if (!s->log)
         return;
     va_start(ap, fmt);
-    n = vasprintf(&line, fmt, ap);
+    safe = redacted_line(s, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    safe = btc_http_redact(line, s->cfg->token);
-    /* Out of memory: say nothing rather than risk printing the token. */
     if (safe)
         s->log(safe, s->log_ctx);
     free(safe);
-    free(line);
 }
 
 /* An attachment left out of the request: a debug line, and a note in the
@@ -308,17 +317,13 @@ say(struct submit *s, const char *fmt, ...)
 __attribute__((format(printf, 2, 3))) static void
 left_out(struct submit *s, const char *fmt, ...)
 {
-    char *line = NULL, *safe;
     size_t used = strlen(s->note);
+    char *safe;
     va_list ap;
-    int n;
 
     va_start(ap, fmt);
-    n = vasprintf(&line, fmt, ap);
+    safe = redacted_line(s, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    safe = btc_http_redact(line, s->cfg->token);
     if (safe) {
         if (s->log)
             s->log(safe, s->log_ctx);
@@ -328,7 +333,6 @@ left_out(struct submit *s, const char *fmt, ...)
             btc_text_escape(s->note + used, sizeof(s->note) - used, safe, strlen(safe), 0);
     }
     free(safe);
-    free(line);
 }
 
 /* Copy @text into @buf with the token redacted and control bytes replaced. */
