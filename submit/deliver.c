@@ -78,18 +78,12 @@ open_attachments(const char *dir, const char *uuid, json_t *state, char *note, s
         if (!why && path && !path_is_copy(path, uuid, name))
             why = "the state names a path outside the report's copies";
         if (why) {
+            const char *label = name ? name : path ? path : "?";
             char shown[128];
 
             if (fd >= 0)
                 close(fd);
-            btc_text_escape(shown, sizeof(shown),
-                            name   ? name
-                            : path ? path
-                                   : "?",
-                            strlen(name   ? name
-                                   : path ? path
-                                          : "?"),
-                            0);
+            btc_text_escape(shown, sizeof(shown), label, strlen(label), 0);
             if (used < note_size)
                 used +=
                     (size_t)snprintf(note + used, note_size - used, "%sattachment %s not sent: %s",
