@@ -31,7 +31,7 @@ port=$(sed -n 's/^PORT //p' "$work/rx.out")
 
 for i in $(seq "$runs"); do
   fault=$(cd "$work" && BACKTRACE_DATABASE_PATH=$work/db-$i BACKTRACE_ENDPOINT=http://127.0.0.1:$port \
-          BACKTRACE_TOKEN=bench LD_PRELOAD=$lib timeout 30 "$prog" 2>&1 >/dev/null |
+          BACKTRACE_TOKEN=bench timeout 30 env LD_PRELOAD="$lib" "$prog" 2>&1 >/dev/null |
           sed -n 's/^FAULT_REAL_NS //p' || true)
   # The helper may still be sending after the process died: wait for it.
   for _ in $(seq 200); do [ "$(wc -l < "$work/rx.log")" -ge "$i" ] && break; sleep 0.025; done
