@@ -198,8 +198,9 @@ def uploads(check, requests, what):
 class Result:
     """A finished process: raw wait status, output, and when it died."""
 
-    def __init__(self, argv, status, stdout, stderr, start_mono, death_mono, lingering):
+    def __init__(self, argv, pid, status, stdout, stderr, start_mono, death_mono, lingering):
         self.argv = argv
+        self.pid = pid
         self.status = status
         self.stdout = stdout
         self.stderr = stderr
@@ -288,7 +289,7 @@ def run(argv, env, cwd, timeout=RUN_TIMEOUT, linger_wait=5.0):
                 pass
         out.seek(0)
         err.seek(0)
-        return Result(argv, status, out.read(), err.read(), t0, death, lingering)
+        return Result(argv, p.pid, status, out.read(), err.read(), t0, death, lingering)
 
 
 def base_env():

@@ -1,252 +1,199 @@
-#!/usr/bin/env python3
 """Integration tests: btcrash alongside programs' own signal handlers and
 threads (README, "Programs with their own signal handlers" and "Threads").
 
-Each case runs a real program (progs/coexist.c, python3) with and without
+Each test runs a real program (progs/coexist.c, python3) with and without
 LD_PRELOAD=libbtcrash.so and checks the fate (exit status or signal, the same
-as without btcrash) and the number of reports in a fresh crash database.
-
-Usage: test_coexist.py --lib L --helper H --progs DIR CASE
-       test_coexist.py --list
+as without btcrash), what it printed, and the reports in a fresh crash
+database: for a crash, the faulting thread's innermost frames exactly.
 """
 
-import argparse
-import json
 import os
+import re
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
+
+import pytest
+
+from conftest import reports, run
+
+pytestmark = pytest.mark.coexist
 
 TIMEOUT = 60
+AT_0 = "SIGSEGV (SEGV_MAPERR) at 0x0"
+SEGV = "killed by SIGSEGV"
 
 
-def base_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("BACKTRACE_") and k != "LD_PRELOAD"}
-    env["LC_ALL"] = "C"
-    return env
+def python3():
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
+    if not py:
+        pytest.skip("no python3")
+    return py
 
 
-def run(argv, env, cwd):
-    p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=TIMEOUT)
-    return p
+def fate(r):
+    """How it ended, without the core bit (r.status compares that)."""
+    return r.describe().replace(" (core dumped)", "")
 
 
-def fate(rc):
-    return "killed by %s" % signal.Signals(-rc).name if rc < 0 else "exited %d" % rc
+def marker_line(path, marker):
+    with open(path) as f:
+        return next(i for i, ln in enumerate(f, 1) if marker in ln)
 
 
-def reports(db):
-    if not os.path.isdir(db):
-        return []
-    out = []
-    for e in sorted(os.listdir(db)):
-        if e.endswith(".json"):
-            with open(os.path.join(db, e)) as f:
-                out.append(json.load(f))
-    return out
+def both(btc, db, argv, **env):
+    """Runs @argv without and with btcrash, in one directory; the raw wait
+    status (core bit included) must not change. Returns (without, with,
+    [the reports' JSON])."""
+    cwd = btc.newdir("run")
+    r0 = run(argv, btc.env(db, **env), cwd, timeout=TIMEOUT)
+    r1 = run(argv, btc.env(db, LD_PRELOAD=btc.build.lib, **env), cwd, timeout=TIMEOUT)
+    reps = [rep.report for rep in reports(db).values()]
+    print("%s: without btcrash %s, with btcrash %s, %d report(s)\nstdout with: %r\n"
+          "stderr with:\n%s" % (" ".join(os.path.basename(x) for x in argv[:3]), r0.describe(),
+                                r1.describe(), len(reps), r1.out, r1.err[:2000]))
+    btc.check.eq(r1.describe(), r0.describe(), "the fate with btcrash (as without)")
+    for r, what in ((r0, "without"), (r1, "with")):
+        btc.check(not r.lingering, "%s btcrash: its process group outlived it: %r"
+                  % (what, r.lingering))
+    return r0, r1, reps
 
 
-class Ctx:
-    def __init__(self, a, tmp):
-        self.a = a
-        self.tmp = tmp
-        self.failures = []
-        self.n = 0
-
-    def fail(self, msg):
-        self.failures.append(msg)
-
-    def check(self, cond, msg):
-        if not cond:
-            self.fail(msg)
-        return cond
-
-    def prog(self, name):
-        return os.path.join(self.a.progs, name)
-
-    def both(self, argv, extra_env=None):
-        """Run without and with btcrash; returns (plain, preloaded, reports)."""
-        self.n += 1
-        env0 = dict(base_env(), **(extra_env or {}))
-        cwd = os.path.join(self.tmp, "run%d" % self.n)
-        os.mkdir(cwd)
-        r0 = run(argv, env0, cwd)
-        db = os.path.join(self.tmp, "db%d" % self.n)
-        env1 = dict(env0, LD_PRELOAD=self.a.lib, BACKTRACE_DATABASE_PATH=db)
-        r1 = run(argv, env1, cwd)
-        reps = reports(db)
-        print("%s: without btcrash %s, with btcrash %s, %d report(s)"
-              % (" ".join(os.path.basename(x) for x in argv[:3]), fate(r0.returncode),
-                 fate(r1.returncode), len(reps)))
-        for r, what in ((r0, "without"), (r1, "with")):
-            out = r.stdout.decode("utf-8", "replace").strip()
-            if out:
-                print("  stdout %s: %s" % (what, out.replace("\n", " | ")))
-        err = r1.stderr.decode("utf-8", "replace").strip()
-        if err:
-            print("  stderr with: %s" % err[:2000].replace("\n", "\n    "))
-        self.check(r0.returncode == r1.returncode,
-                   "fate changed: without btcrash %s, with %s"
-                   % (fate(r0.returncode), fate(r1.returncode)))
-        return r0, r1, reps
-
-    def expect(self, argv, rc, nreports, extra_env=None, stdout_has=()):
-        r0, r1, reps = self.both(argv, extra_env)
-        self.check(r0.returncode == rc, "expected %s without btcrash, got %s"
-                   % (fate(rc), fate(r0.returncode)))
-        self.check(r1.returncode == rc, "expected %s with btcrash, got %s"
-                   % (fate(rc), fate(r1.returncode)))
-        self.check(len(reps) == nreports, "expected %d report(s), found %d"
-                   % (nreports, len(reps)))
-        out = r1.stdout.decode("utf-8", "replace")
-        for s in stdout_has:
-            self.check(s in out, "stdout with btcrash lacks %r: %r" % (s, out))
-        return r1, reps
-
-    def crash_report(self, rep, func_in_top=None, frames=8):
-        """The report is a SIGSEGV at 0x0 whose faulting thread shows
-        @func_in_top among its innermost frames (not a raise() inside a
-        handler)."""
-        attrs = rep.get("attributes", {})
-        self.check(rep.get("classifiers") == ["SIGSEGV"],
-                   "classifiers: %r" % rep.get("classifiers"))
-        msg = attrs.get("error.message", "")
-        self.check(msg.startswith("SIGSEGV (SEGV_MAPERR) at 0x0"),
-                   "error.message %r: not the original fault" % msg)
-        if func_in_top:
-            th = rep["threads"][rep["mainThread"]]
-            names = [f.get("funcName", "") for f in th["stack"][:frames]]
-            self.check(any(func_in_top in n for n in names),
-                       "%s not among the top frames %r" % (func_in_top, names))
+def expect(btc, db, argv, want, nreports, stdout=None, **env):
+    """both(), and the fate is @want (as fate() says it) both times, with
+    @nreports reports, and stdout exactly @stdout both times."""
+    r0, r1, reps = both(btc, db, argv, **env)
+    btc.check.eq(fate(r0), want, "fate without btcrash")
+    btc.check.eq(fate(r1), want, "fate with btcrash")
+    btc.check.eq(len(reps), nreports, "reports")
+    if stdout is not None:
+        btc.check.eq(r0.out, stdout, "stdout without btcrash")
+        btc.check.eq(r1.out, stdout, "stdout with btcrash")
+    return r1, reps
 
 
-def case_recover(c):
-    """1,000 SIGSEGVs recovered by a sigaction handler with siglongjmp: no
-    report, exit 0."""
-    c.expect([c.prog("coexist"), "recover", "1000"], 0, 0,
-             stdout_has=("previous SIG_DFL", "recovered 1000"))
+def crash_report(btc, rep, caller, message=AT_0):
+    """The report is a SIGSEGV whose faulting thread's frames, innermost
+    first, are exactly fault_null (at its @fault line), @caller, main: the
+    original fault, not a raise() inside a handler, and no frame of
+    btcrash's own handler."""
+    c = btc.check
+    c.eq(rep.get("classifiers"), ["SIGSEGV"], "classifiers")
+    c.eq((rep.get("attributes") or {}).get("error.message"), message, "error.message")
+    threads = rep.get("threads") or {}
+    c.eq(len(threads), 1, "threads in the report (coexist's one)")
+    stack = (threads.get(rep.get("mainThread")) or {}).get("stack") or [{}]
+    c.eq([f.get("funcName") for f in stack[:3]], ["fault_null", caller, "main"],
+         "the faulting thread's innermost frames")
+    c.eq(stack[0].get("line"), marker_line(os.path.join(btc.build.src, "coexist.c"), "@fault"),
+         "line of frame 0 (fault_null's @fault line in coexist.c)")
 
 
-def case_recover_then_crash(c):
-    """After the recovery loop the program restores the previous disposition
-    and faults for real: exactly one report, of the real fault."""
-    _, reps = c.expect([c.prog("coexist"), "recover-then-crash", "1000"], -signal.SIGSEGV, 1,
-                       stdout_has=("recovered 1000",))
-    if reps:
-        c.crash_report(reps[0], "fault_null")
+RECOVER = {
+    # 1,000 SIGSEGVs recovered by a sigaction handler with siglongjmp: no
+    # report, exit 0.
+    "recover": "previous SIG_DFL\nrecovered 1000\n",
+    # The same with a handler installed by signal().
+    "signal-recover": "recovered 1000\n",
+    # After the recovery loop the program restores the previous disposition
+    # and faults for real: exactly one report, of the real fault.
+    "recover-then-crash": "previous SIG_DFL\nrecovered 1000\n",
+    "signal-recover-then-crash": "recovered 1000\n",
+}
 
 
-def case_signal_recover(c):
-    """The same with a handler installed by signal()."""
-    c.expect([c.prog("coexist"), "signal-recover", "1000"], 0, 0,
-             stdout_has=("recovered 1000",))
+@pytest.mark.parametrize("mode", list(RECOVER))
+def test_recover(btc, build, db, mode):
+    crash = mode.endswith("-then-crash")
+    _, reps = expect(btc, db, [build.prog("coexist"), mode, "1000"], SEGV if crash else "exited 0",
+                     1 if crash else 0, stdout=RECOVER[mode])
+    if crash and reps:
+        crash_report(btc, reps[0], "mode_recover")
 
 
-def case_signal_recover_then_crash(c):
-    _, reps = c.expect([c.prog("coexist"), "signal-recover-then-crash", "1000"],
-                       -signal.SIGSEGV, 1, stdout_has=("recovered 1000",))
-    if reps:
-        c.crash_report(reps[0], "fault_null")
+DIE = {
+    # Replace-then-die: the program's handler sets SIG_DFL and returns; the
+    # fault repeats and kills: one report.
+    "return": ("handler: resetting and returning\n", SEGV, 1, AT_0),
+    # The program's handler sets SIG_DFL and raises (signal blocked: the
+    # signal() handler's own): one report. Raised by the handler, delivered
+    # when it returns: classified SIGSEGV, stack at the fault; the siginfo is
+    # the raise's.
+    "raise": ("handler: resetting and raising\n", SEGV, 1,
+              "SIGSEGV (SI_TKILL) raised by the process itself"),
+    # SA_RESETHAND: the handler runs once, the repeated fault kills: one
+    # report.
+    "resethand": ("handler: once\n", SEGV, 1, AT_0),
+    # The program's handler decides the fate itself (_exit(3)): no report,
+    # by policy; the process does not die of a signal.
+    "exit": ("handler: exiting 3\n", "exited 3", 0, None),
+}
 
 
-def case_die_return(c):
-    """Replace-then-die: the program's handler sets SIG_DFL and returns; the
-    fault repeats and kills: one report."""
-    _, reps = c.expect([c.prog("coexist"), "die", "return"], -signal.SIGSEGV, 1,
-                       stdout_has=("handler: resetting and returning",))
-    if reps:
-        c.crash_report(reps[0], "fault_null")
+@pytest.mark.parametrize("how", list(DIE))
+def test_die(btc, build, db, how):
+    stdout, want, nreports, message = DIE[how]
+    _, reps = expect(btc, db, [build.prog("coexist"), "die", how], want, nreports, stdout=stdout)
+    if nreports and reps:
+        crash_report(btc, reps[0], "mode_die", message)
 
 
-def case_die_raise(c):
-    """The program's handler sets SIG_DFL and raises (signal blocked: the
-    signal() handler's own): one report."""
-    _, reps = c.expect([c.prog("coexist"), "die", "raise"], -signal.SIGSEGV, 1,
-                       stdout_has=("handler: resetting and raising",))
-    if reps:
-        # Raised by the handler, delivered when it returns: classified
-        # SIGSEGV, stack at the fault; the siginfo is the raise's.
-        rep = reps[0]
-        c.check(rep.get("classifiers") == ["SIGSEGV"], "classifiers: %r" % rep.get("classifiers"))
-        th = rep["threads"][rep["mainThread"]]
-        names = [f.get("funcName", "") for f in th["stack"][:8]]
-        c.check(any("fault_null" in n for n in names), "fault_null not in %r" % names)
-
-
-def case_die_resethand(c):
-    """SA_RESETHAND: the handler runs once, the repeated fault kills: one
-    report."""
-    _, reps = c.expect([c.prog("coexist"), "die", "resethand"], -signal.SIGSEGV, 1,
-                       stdout_has=("handler: once",))
-    if reps:
-        c.crash_report(reps[0], "fault_null")
-
-
-def case_die_exit(c):
-    """The program's handler decides the fate itself (_exit(3)): no report,
-    by policy; the process does not die of a signal."""
-    c.expect([c.prog("coexist"), "die", "exit"], 3, 0, stdout_has=("handler: exiting 3",))
-
-
-def case_faulthandler(c):
+def test_faulthandler(btc, check, db):
     """python3 -X faulthandler: faulthandler prints its traceback, restores
     the previous disposition and raises again; exactly one report, of the
-    original fault, and the same exit signal as without btcrash."""
-    py = shutil.which("python3")
-    if not py:
-        print("SKIP: no python3")
-        return
-    r1, reps = c.expect([py, "-X", "faulthandler", "-c", "import ctypes; ctypes.string_at(0)"],
-                        -signal.SIGSEGV, 1)
-    c.check(b"Fatal Python error" in r1.stderr,
-            "faulthandler's traceback missing from stderr: %r" % r1.stderr[:500])
+    original fault (frame 0 is glibc's strlen, called by ctypes.string_at),
+    and the same exit signal as without btcrash."""
+    r1, reps = expect(btc, db, [python3(), "-X", "faulthandler", "-c",
+                                "import ctypes; ctypes.string_at(0)"], SEGV, 1)
+    check("Fatal Python error" in r1.err,
+          "faulthandler's traceback missing from stderr: %r" % r1.err[:500])
     if reps:
         rep = reps[0]
-        c.check(rep.get("classifiers") == ["SIGSEGV"], "classifiers: %r" % rep.get("classifiers"))
-        msg = rep.get("attributes", {}).get("error.message", "")
-        c.check(msg.startswith("SIGSEGV (SEGV_MAPERR) at 0x0"),
-                "error.message %r: not the original fault" % msg)
-        th = rep["threads"][rep["mainThread"]]
-        names = [f.get("funcName", "") for f in th["stack"][:3]]
-        c.check(not any("faulthandler" in n or n in ("raise", "__pthread_kill_implementation")
-                        for n in names),
-                "the report starts in the handler, not at the fault: %r" % names)
+        check.eq(rep.get("classifiers"), ["SIGSEGV"], "classifiers")
+        check.eq(rep.get("attributes", {}).get("error.message"), AT_0,
+                 "error.message (the original fault)")
+        stack = rep["threads"][rep["mainThread"]]["stack"] + [{}, {}]
+        where = [(f.get("funcName"), os.path.basename(f.get("library") or "")) for f in stack[:2]]
+        check(re.match(r"^(__)?strlen(_\w+)?$", where[0][0] or "") and where[0][1] == "libc.so.6"
+              and where[1][1].startswith("_ctypes."), "the innermost frames are not strlen in "
+              "libc called from _ctypes (the fault; not the handler's raise): %r" % where)
 
 
-def case_faulthandler_env(c):
+def test_faulthandler_kill(btc, check, db):
     """The same with PYTHONFAULTHANDLER=1 and a plain SIGSEGV from os.kill:
-    one report, same fate."""
-    py = shutil.which("python3")
-    if not py:
-        print("SKIP: no python3")
-        return
-    c.expect([py, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"],
-             -signal.SIGSEGV, 1, extra_env={"PYTHONFAULTHANDLER": "1"})
+    one report, of the kill (frame 0 is kill() in libc, not faulthandler's
+    raise), same fate."""
+    r1, reps = expect(btc, db, [python3(), "-c", "import os, signal; os.kill(os.getpid(), "
+                                "signal.SIGSEGV)"], SEGV, 1, PYTHONFAULTHANDLER="1")
+    check("Fatal Python error" in r1.err,
+          "faulthandler's traceback missing from stderr: %r" % r1.err[:500])
+    if reps:
+        rep = reps[0]
+        check.eq(rep.get("classifiers"), ["SIGSEGV"], "classifiers")
+        check.eq(rep.get("attributes", {}).get("error.message"),
+                 "SIGSEGV (SI_USER) raised by the process itself", "error.message")
+        f0 = (rep["threads"][rep["mainThread"]]["stack"] or [{}])[0]
+        where = (f0.get("funcName"), os.path.basename(f0.get("library") or ""))
+        check(re.match(r"^(__GI_|__)?kill$", where[0] or "") and where[1] == "libc.so.6",
+              "frame 0 is not kill() in libc: %r" % (where,))
 
 
-def case_onstack(c):
+def test_onstack(btc, build, db):
     """A Go-style handler with SA_ONSTACK catches a stack overflow in a
     thread and recovers: it ran on an alternate stack, its flags read back
     unchanged, no report."""
-    r1, _ = c.expect([c.prog("coexist"), "onstack"], 0, 0,
-                     stdout_has=("recovered on altstack 1, flags keep SA_ONSTACK 1, "
-                                 "handler kept 1",))
+    expect(btc, db, [build.prog("coexist"), "onstack"], "exited 0", 0,
+           stdout="recovered on altstack 1, flags keep SA_ONSTACK 1, handler kept 1\n")
 
 
-def case_altstack(c):
+def test_altstack(btc, build, check, db):
     """A thread that sets its own alternate stack keeps it; a plain thread
-    has one only with btcrash."""
-    r0, r1, reps = c.both([c.prog("coexist"), "altstack"])
-    out0 = r0.stdout.decode()
-    out1 = r1.stdout.decode()
-    c.check(r1.returncode == 0 and "own altstack kept" in out1, "own altstack: %r" % out1)
-    c.check("plain thread altstack yes size 65536" in out1, "plain thread: %r" % out1)
-    c.check("plain thread altstack no" in out0, "without btcrash: %r" % out0)
-    c.check(not reps, "%d report(s)" % len(reps))
+    has one (of 64 KiB) only with btcrash."""
+    r0, r1, reps = both(btc, db, [build.prog("coexist"), "altstack"])
+    check.eq(fate(r1), "exited 0", "fate with btcrash")
+    check.eq(r1.out, "own altstack kept\nplain thread altstack yes size 65536\n",
+             "stdout with btcrash")
+    check.eq(r0.out, "own altstack kept\nplain thread altstack no size 0\n",
+             "stdout without btcrash")
+    check.eq(len(reps), 0, "reports")
 
 
 def parse_mem(out):
@@ -258,67 +205,17 @@ def parse_mem(out):
     return vals
 
 
-def case_churn_memory(c):
+def test_churn_memory(btc, build, check, db):
     """10,000 create/join cycles (half of them ending in pthread_exit) do not
     grow the process: alternate stacks are released (or reused)."""
-    r0, r1, reps = c.both([c.prog("coexist"), "churn", "10000"])
-    c.check(r1.returncode == 0, "churn failed: %s" % fate(r1.returncode))
-    m = parse_mem(r1.stdout.decode())
-    if c.check("before" in m and "after" in m, "no memory figures: %r" % r1.stdout):
+    _, r1, reps = both(btc, db, [build.prog("coexist"), "churn", "10000"])
+    check.eq(fate(r1), "exited 0", "fate of churn with btcrash")
+    m = parse_mem(r1.out)
+    if check("before" in m and "after" in m, "no memory figures: %r" % r1.out):
         b, a = m["before"], m["after"]
-        c.check(a["size_kb"] - b["size_kb"] <= 1024,
-                "VmSize grew by %d kB" % (a["size_kb"] - b["size_kb"]))
-        c.check(a["rss_kb"] - b["rss_kb"] <= 1024,
-                "VmRSS grew by %d kB" % (a["rss_kb"] - b["rss_kb"]))
-        c.check(a["maps"] - b["maps"] <= 4, "maps grew by %d" % (a["maps"] - b["maps"]))
-    c.check(not reps, "%d report(s)" % len(reps))
-
-
-CASES = {
-    "recover": case_recover,
-    "recover_then_crash": case_recover_then_crash,
-    "signal_recover": case_signal_recover,
-    "signal_recover_then_crash": case_signal_recover_then_crash,
-    "die_return": case_die_return,
-    "die_raise": case_die_raise,
-    "die_resethand": case_die_resethand,
-    "die_exit": case_die_exit,
-    "faulthandler": case_faulthandler,
-    "faulthandler_kill": case_faulthandler_env,
-    "onstack": case_onstack,
-    "altstack": case_altstack,
-    "churn_memory": case_churn_memory,
-}
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lib")
-    ap.add_argument("--helper")
-    ap.add_argument("--progs")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("case", nargs="?")
-    a = ap.parse_args()
-    if a.list:
-        print("\n".join(CASES))
-        return 0
-    if a.case not in CASES:
-        print("unknown case %r" % a.case)
-        return 2
-    tmp = tempfile.mkdtemp(prefix="btc-coexist-")
-    try:
-        c = Ctx(a, tmp)
-        CASES[a.case](c)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if c.failures:
-        print("FAIL %s:" % a.case)
-        for f in c.failures:
-            print("  - " + f)
-        return 1
-    print("ok %s" % a.case)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        check(a["size_kb"] - b["size_kb"] <= 1024,
+              "VmSize grew by %d kB" % (a["size_kb"] - b["size_kb"]))
+        check(a["rss_kb"] - b["rss_kb"] <= 1024,
+              "VmRSS grew by %d kB" % (a["rss_kb"] - b["rss_kb"]))
+        check(a["maps"] - b["maps"] <= 4, "maps grew by %d" % (a["maps"] - b["maps"]))
+    check.eq(len(reps), 0, "reports")

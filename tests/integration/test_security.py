@@ -436,9 +436,9 @@ def test_proc_self(btc, receiver, check, tmp_path):
     db = str(tmp_path / "db")
     link = str(tmp_path / "env-link")
     os.symlink("/proc/self/environ", link)
-    r = btc.crash(db, what="crash with /proc/self attachments", BACKTRACE_ENDPOINT=rx.url,
-                BACKTRACE_TOKEN=SECRET, BTCRASH_TEST_MARKER="crashed-process",
-                BACKTRACE_ATTACHMENTS="/proc/self/environ:/proc/thread-self/comm:" + link)
+    btc.crash(db, what="crash with /proc/self attachments", BACKTRACE_ENDPOINT=rx.url,
+              BACKTRACE_TOKEN=SECRET, BTCRASH_TEST_MARKER="crashed-process",
+              BACKTRACE_ATTACHMENTS="/proc/self/environ:/proc/thread-self/comm:" + link)
     sent = uploads(check, rx.snapshot(), "proc self")
     if not check(len(sent) == 1, "one report sent, got %d" % len(sent)):
         return
@@ -477,9 +477,10 @@ def test_storm(btc, build, receiver, check, tmp_path):
         flushes = []
         procs = []
         for i in range(30):
-            procs.append(subprocess.Popen([build.prog("timed_null")], env=env, cwd=btc.newdir("cwd"),
-                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, start_new_session=True))
+            procs.append(subprocess.Popen([build.prog("timed_null")], env=env,
+                                          cwd=btc.newdir("cwd"), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          start_new_session=True))
             if i % 5 == 0:
                 flushes.append(subprocess.Popen([build.helper, "flush"], env=fenv,
                                                 stdin=subprocess.DEVNULL,
@@ -501,6 +502,7 @@ def test_storm(btc, build, receiver, check, tmp_path):
                 check.fail("round %d: HANG: a process of the storm did not finish" % rnd)
         btc.wait_helpers(db, time.monotonic() + 10, "storm round %d" % rnd)
         c = btc.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
+        check.eq(c.exitcode, 0, "round %d: exit status of the last flush" % rnd)
         for p in procs:
             check.eq(p.returncode, -signal.SIGSEGV, "round %d: fate of a storm crash" % rnd)
     reqs = rx.snapshot()
