@@ -208,6 +208,7 @@ class Result:
         self.death_mono = death_mono
         self.lingering = lingering  # pids of its process group still alive after it
         self.took = None            # fault -> death, for a crash of timed_null
+        self.cpu = None             # user + system seconds (run() sets it)
 
     out = property(lambda self: self.stdout.decode("utf-8", "replace"))
     err = property(lambda self: self.stderr.decode("utf-8", "replace"))
@@ -255,26 +256,38 @@ def _group_alive(pgid):
     return alive
 
 
-def run(argv, env, cwd, timeout=RUN_TIMEOUT, linger_wait=5.0):
+def run(argv, env, cwd, timeout=RUN_TIMEOUT, linger_wait=5.0, limits=(), on_start=None):
     """Runs @argv in its own session; the moment of death comes from a pidfd.
-    A hang is killed and fails the test."""
+    @limits: (RLIMIT_x, value) pairs set in the child; @on_start(popen,
+    stdout file) is called once it runs. A hang is killed and fails the
+    test. The Result's .cpu is the user and system time of the process and
+    of the children it reaped (wait4)."""
+    def setup():
+        _child_setup()
+        for res, v in limits:
+            resource.setrlimit(res, (v, v))
+
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=err, preexec_fn=_child_setup, start_new_session=True)
+                             stderr=err, preexec_fn=setup, start_new_session=True)
         pidfd = os.pidfd_open(p.pid)
         try:
-            ready, _, _ = select.select([pidfd], [], [], timeout)
+            if on_start:
+                on_start(p, out)
+            ready, _, _ = select.select([pidfd], [], [], max(t0 + timeout - time.monotonic(), 0))
             death = time.monotonic()
+            if not ready:
+                err.seek(0)
+                pytest.fail("HANG: %s did not finish within %d s (killed); stderr:\n%s" % (
+                    " ".join(argv), timeout, err.read().decode("utf-8", "replace")[-3000:]))
+        except BaseException:
+            _kill_group(p.pid)
+            p.wait()
+            raise
         finally:
             os.close(pidfd)
-        if not ready:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            err.seek(0)
-            pytest.fail("HANG: %s did not finish within %d s (killed); stderr:\n%s" % (
-                " ".join(argv), timeout, err.read().decode("utf-8", "replace")[-3000:]))
-        _, status = os.waitpid(p.pid, 0)
+        _, status, rusage = os.wait4(p.pid, 0)
         p.returncode = -1  # reaped above; keeps Popen from waiting again
         end = time.monotonic() + linger_wait
         while True:
@@ -283,13 +296,19 @@ def run(argv, env, cwd, timeout=RUN_TIMEOUT, linger_wait=5.0):
                 break
             time.sleep(0.02)
         if lingering:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_group(p.pid)
         out.seek(0)
         err.seek(0)
-        return Result(argv, p.pid, status, out.read(), err.read(), t0, death, lingering)
+        r = Result(argv, p.pid, status, out.read(), err.read(), t0, death, lingering)
+        r.cpu = rusage.ru_utime + rusage.ru_stime
+        return r
+
+
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def base_env():

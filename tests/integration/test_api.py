@@ -45,9 +45,6 @@ CODE_NAMES = {0: "BTCRASH_SENT", 1: "BTCRASH_PENDING", 2: "BTCRASH_STORED",
               ERUNTIME: "BTCRASH_ERUNTIME", ENOTPRIMITIVE: "BTCRASH_ENOTPRIMITIVE",
               EUTF8: "BTCRASH_EUTF8", EINVAL: "-EINVAL", EALREADY: "-EALREADY",
               ETIMEDOUT: "-ETIMEDOUT", ENOMEM: "-ENOMEM", -errno.ENOENT: "-ENOENT"}
-# The shell prints its pid and execs the program (same process): the pid
-# the reports must name. LD_PRELOAD reaches the program only, through env.
-PID_SHIM = 'echo "PID $$"; exec /usr/bin/env "$@"'
 
 
 def code_name(v):
@@ -76,13 +73,12 @@ def project_version(build):
 
 
 class Prog:
-    """A test program's run: conftest's Result, the program's pid, its
-    stdout without the pid line, its "RC name value" lines."""
+    """A test program's run: conftest's Result, and its "RC name value"
+    lines."""
 
     def __init__(self, res, what, t0, t1):
         self.res, self.what, self.t0, self.t1 = res, what, t0, t1
-        first, _, self.out = res.out.partition("\n")
-        self.pid = int(first[4:]) if first.startswith("PID ") else None
+        self.out, self.pid = res.out, res.pid
         self.lines = self.out.splitlines()
         self.rcs = {}
         for ln in self.lines:
@@ -105,12 +101,11 @@ def start(build, exe, args, env, cwd, preload=False, timeout=RUN_TIMEOUT, what=N
     """Runs @exe; @preload True preloads the library, a path that copy."""
     env = dict(env)
     env.pop("LD_PRELOAD", None)
-    pre = ["LD_PRELOAD=" + (preload if isinstance(preload, str) else build.lib)] \
-        if preload else []
+    if preload:
+        env["LD_PRELOAD"] = preload if isinstance(preload, str) else build.lib
     what = what or " ".join([os.path.basename(exe)] + list(args))
     t0 = time.time()
-    res = run(["/bin/sh", "-c", PID_SHIM, "sh"] + pre + [exe] + list(args), env, cwd,
-              timeout=timeout)
+    res = run([exe] + list(args), env, cwd, timeout=timeout)
     r = Prog(res, what, t0, time.time())
     print("%s: %s in %.2f s" % (what, r.describe(), r.death_mono - r.start_mono))
     return r

@@ -31,17 +31,14 @@ import json
 import os
 import re
 import resource
-import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import (DEFAULT_TIMEOUT_S, GRACE_S, RUN_TIMEOUT, Result, _child_setup,
-                      _group_alive, reports, run)
+from conftest import DEFAULT_TIMEOUT_S, GRACE_S, reports, run
 
 pytestmark = pytest.mark.deaths
 
@@ -60,58 +57,6 @@ def frame_cap():
         m = re.search(r"^#define BTC_UNWIND_MAX_FRAMES (\d+)", f.read(), re.M)
     assert m, "BTC_UNWIND_MAX_FRAMES not found in unwind/capture.h"
     return int(m.group(1))
-
-
-def kill_group(pgid):
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def run_ex(argv, env, cwd, limits=(), on_start=None, timeout=RUN_TIMEOUT):
-    """conftest's run() plus what it lacks (it could move there): @limits,
-    (RLIMIT_x, value) pairs set in the child; @on_start(popen, stdout file),
-    called once it runs; the Result's .cpu (user + system time of it and of
-    the children it reaped, from wait4)."""
-    def setup():
-        _child_setup()
-        for res, v in limits:
-            resource.setrlimit(res, (v, v))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.monotonic()
-        p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=err, preexec_fn=setup, start_new_session=True)
-        pidfd = os.pidfd_open(p.pid)
-        try:
-            if on_start:
-                on_start(p, out)
-            ready, _, _ = select.select([pidfd], [], [], max(t0 + timeout - time.monotonic(), 0))
-            death = time.monotonic()
-            if not ready:
-                err.seek(0)
-                pytest.fail("HANG: %s did not finish within %d s (killed); stderr:\n%s" % (
-                    " ".join(argv), timeout, err.read().decode("utf-8", "replace")[-3000:]))
-        except BaseException:
-            kill_group(p.pid)
-            p.wait()
-            raise
-        finally:
-            os.close(pidfd)
-        _, status, rus = os.wait4(p.pid, 0)
-        p.returncode = -1  # reaped above
-        end = time.monotonic() + 5.0
-        while _group_alive(p.pid) and time.monotonic() < end:
-            time.sleep(0.02)
-        lingering = _group_alive(p.pid)
-        if lingering:
-            kill_group(p.pid)
-        out.seek(0)
-        err.seek(0)
-        r = Result(argv, p.pid, status, out.read(), err.read(), t0, death, lingering)
-        r.cpu = rus.ru_utime + rus.ru_stime
-        return r
 
 
 def stderr_tokens(r, *names):
@@ -260,13 +205,13 @@ def test_pidns_init(build, btc, check, db, receiver, kind):
         pytest.fail("unshare -pf needs root here (euid %d)" % os.geteuid())
     argv = [shutil.which("unshare") or "/usr/bin/unshare", "-pf", "--mount-proc", "--",
             build.prog(prog)]
-    base = run_ex(argv, btc.env(btc.newdir("db-none")), btc.newdir("cwd"))
+    base = run(argv, btc.env(btc.newdir("db-none")), btc.newdir("cwd"))
     extra = {"BACKTRACE_TIMEOUT": "2"}
     rx = None
     if kind == "endpoint":
         rx = receiver("ok")
         extra.update(BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
-    r = run_ex(argv, btc.env(db, LD_PRELOAD=build.lib, **extra), btc.newdir("cwd"))
+    r = run(argv, btc.env(db, LD_PRELOAD=build.lib, **extra), btc.newdir("cwd"))
     print("as PID 1: without btcrash %s, with %s in %.3f s (cpu %.3f s)" % (
         base.describe(), r.describe(), r.death_mono - r.start_mono, r.cpu))
     check.eq(r.describe(), base.describe(), "termination of `unshare -pf %s` with btcrash vs "
@@ -426,10 +371,10 @@ def test_deep_recursion(build, btc, check, db, mode, thread_name):
     argv = [build.prog("deep_recursion"), mode, str(depth)]
     # 1 GiB: 100,000 frames fit with room to spare; no stack overflow.
     big_stack = [(resource.RLIMIT_STACK, 1 << 30)]
-    base = run_ex(argv, btc.env(btc.newdir("db-none")), btc.newdir("cwd"), limits=big_stack)
+    base = run(argv, btc.env(btc.newdir("db-none")), btc.newdir("cwd"), limits=big_stack)
     check.eq(base.termsig, signal.SIGSEGV, "baseline: the signal it died of (%s)"
              % base.describe())
-    r = run_ex(argv, btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"), limits=big_stack)
+    r = run(argv, btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"), limits=big_stack)
     fate(check, r, signal.SIGSEGV, "deep recursion")
     bounded(check, r, DEFAULT_TIMEOUT_S, "deep recursion, %d frames" % depth)
     no_lingering(check, r, "deep recursion")
@@ -480,7 +425,7 @@ def test_kill_segv(build, btc, check, db):
             k.wait()
             pytest.fail("%s -SEGV %d hung" % (kill_bin, p.pid))
 
-    r = run_ex([build.prog("wait_kill")], btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"),
+    r = run([build.prog("wait_kill")], btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"),
                on_start=on_start)
     check.eq(killer.get("rc"), 0, "exit status of %s -SEGV" % kill_bin)
     check.eq(r.out, "READY %d\n" % r.pid, "wait_kill's stdout")
