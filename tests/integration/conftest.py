@@ -32,6 +32,7 @@ import pytest
 
 import receiver as rxmod
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 RUN_TIMEOUT = 30       # any one run of a program or of the command
 GRACE_S = 0.5          # DESIGN §1: dead no later than timeout + 0.5 s
 HELPER_LINGER_S = 1.0  # after the deadline, how long a helper may still run
@@ -42,6 +43,8 @@ def pytest_addoption(parser):
     g = parser.getgroup("btcrash")
     g.addoption("--btc-build", default=os.environ.get("BTCRASH_BUILD", "build"),
                 help="the CMake build tree (default: $BTCRASH_BUILD or ./build)")
+    g.addoption("--btc-src", default=os.path.dirname(os.path.dirname(HERE)),
+                help="the source tree (default: the one holding this conftest.py)")
 
 
 # ---------------------------------------------------------------------------
@@ -49,12 +52,16 @@ def pytest_addoption(parser):
 
 
 class Build:
-    def __init__(self, root):
+    """The build tree (.root, .lib, .helper, .progs: the test programs) and
+    the sources (.source: the tree, .src: the test programs' sources)."""
+
+    def __init__(self, root, source):
         self.root = os.path.abspath(root)
         self.lib = os.path.join(self.root, "lib", "libbtcrash.so")
         self.helper = os.path.join(self.root, "bin", "btcrash")
         self.progs = os.path.join(self.root, "tests", "integration", "progs")
-        self.src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "progs")
+        self.source = os.path.abspath(source)
+        self.src = os.path.join(self.source, "tests", "integration", "progs")
 
     def prog(self, name):
         path = os.path.join(self.progs, name)
@@ -65,7 +72,7 @@ class Build:
 
 @pytest.fixture(scope="session")
 def build(request):
-    b = Build(request.config.getoption("--btc-build"))
+    b = Build(request.config.getoption("--btc-build"), request.config.getoption("--btc-src"))
     for p in (b.lib, b.helper):
         if not os.path.exists(p):
             pytest.fail("%s does not exist: is the build tree %s built?" % (p, b.root))

@@ -64,7 +64,7 @@ def same_typed(got, want):
 
 def project_version(build):
     """project(btcrash VERSION x.y.z) of the source tree."""
-    with open(os.path.join(build.src, "..", "..", "..", "CMakeLists.txt")) as f:
+    with open(os.path.join(build.source, "CMakeLists.txt")) as f:
         return re.search(r"project\(btcrash VERSION (\S+)", f.read()).group(1)
 
 

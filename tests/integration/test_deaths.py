@@ -48,12 +48,11 @@ START_SLACK_S = 1.0
 # A process that spins (a handler looping on its own fault) burns CPU; a
 # crash that is reported and then dies takes little CPU of its own.
 SPIN_CPU_S = 1.0
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
-def frame_cap():
+def frame_cap(build):
     """BTC_UNWIND_MAX_FRAMES from unwind/capture.h (the documented cap)."""
-    with open(os.path.join(ROOT, "unwind", "capture.h")) as f:
+    with open(os.path.join(build.source, "unwind", "capture.h")) as f:
         m = re.search(r"^#define BTC_UNWIND_MAX_FRAMES (\d+)", f.read(), re.M)
     assert m, "BTC_UNWIND_MAX_FRAMES not found in unwind/capture.h"
     return int(m.group(1))
@@ -367,7 +366,7 @@ def test_helper_missing_lib(build, btc, check, db):
                          ids=["main", "thread"])
 def test_deep_recursion(build, btc, check, db, mode, thread_name):
     depth = 100000
-    cap = frame_cap()
+    cap = frame_cap(build)
     argv = [build.prog("deep_recursion"), mode, str(depth)]
     # 1 GiB: 100,000 frames fit with room to spare; no stack overflow.
     big_stack = [(resource.RLIMIT_STACK, 1 << 30)]
