@@ -193,20 +193,17 @@ btc_db_open_temp(int dirfd, const char *name, char *tmp, size_t size)
     return -EEXIST;
 }
 
-/* Finish a file from btc_db_open_temp: mode, fsync, close, rename to @name,
- * fsync of the directory so the rename itself survives a power cut. Closes
- * @fd in every case and removes @tmp on failure. */
-int
-btc_db_commit_temp(int dirfd, int fd, const char *tmp, const char *name)
+/* Give the file @fd from btc_db_open_temp its name @name in @dirfd: mode,
+ * fsync, rename, and an fsync of the directory so that the rename itself
+ * survives a power cut. @fd stays open (a claim may be held on it); @tmp is
+ * removed on failure. */
+static int
+publish_temp(int dirfd, int fd, const char *tmp, const char *name)
 {
     int r = 0;
 
     /* 0600 exactly, whatever the umask did to the open mode. */
-    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0)
         r = -errno;
     if (r < 0) {
         unlinkat(dirfd, tmp, 0);
@@ -214,6 +211,18 @@ btc_db_commit_temp(int dirfd, int fd, const char *tmp, const char *name)
     }
     (void)fsync(dirfd); /* best effort: the data is in place either way */
     return 0;
+}
+
+/* Finish a file from btc_db_open_temp as publish_temp does, and close @fd
+ * (in every case: once the data is fsync'ed and renamed, close has nothing
+ * left to report). */
+int
+btc_db_commit_temp(int dirfd, int fd, const char *tmp, const char *name)
+{
+    int r = publish_temp(dirfd, fd, tmp, name);
+
+    close(fd);
+    return r;
 }
 
 /* Write @data as @name in @dirfd: temporary name, fsync, rename. */
@@ -296,16 +305,14 @@ store_report_claimed(int dirfd, const char *name, json_t *report)
     else
         r = btc_file_write_all(fd, text, strlen(text));
     free(text);
-    if (r == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
-        r = -errno;
-    if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-        r = -errno;
+    if (r == 0)
+        r = publish_temp(dirfd, fd, tmp, name);
+    else
+        unlinkat(dirfd, tmp, 0);
     if (r < 0) {
         close(fd);
-        unlinkat(dirfd, tmp, 0);
         return r;
     }
-    (void)fsync(dirfd); /* best effort, as in btc_db_commit_temp */
     return fd;
 }
 

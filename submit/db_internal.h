@@ -17,8 +17,9 @@ bool btc_db_uuid_is_safe(const char *uuid);
  * when @create: writers create it, readers must not leave an empty database
  * behind.
  *
- * Returns: the directory's descriptor, or -errno: -EPERM when another user
- *          owns it and others may write to it.
+ * Returns: the directory's descriptor, or -errno: -ELOOP when it is a
+ *          symbolic link, -EPERM when it is not the user's own (another
+ *          owner, or writable by group or others; btc_db_strerror says which).
  */
 int btc_db_open_dir(const char *dir, bool create);
 
