@@ -1,6 +1,6 @@
 /* capture: the calling thread's registers and a copy of its stack, for a
  * report made through the C API, in the form the helper unwinds
- * (preload/crash_record.h). libbtcrash-api.so, in the program's threads;
+ * (protocol/crash_record.h). libbtcrash-api.so, in the program's threads;
  * never in a signal handler. */
 #ifndef BTCRASH_API_CAPTURE_H
 #define BTCRASH_API_CAPTURE_H

@@ -64,7 +64,7 @@ int btc_api_report_set_message(btcrash_report *r, const char *message);
 
 /**
  * The JSON object the helper reads on BTC_USERDATA_FD (its format is in
- * preload/crash_record.h). The caller holds @r's lock.
+ * protocol/crash_record.h). The caller holds @r's lock.
  *
  * Returns: a new reference, or NULL when out of memory.
  */

@@ -1,5 +1,5 @@
 /* send: hands an API report to the btcrash helper, as the crash path hands a
- * crash (preload/crash_record.h: the record on BTC_RECORD_FD, the report's
+ * crash (protocol/crash_record.h: the record on BTC_RECORD_FD, the report's
  * own data on BTC_USERDATA_FD), and waits for its answer on BTC_NOTIFY_FD.
  * libbtcrash-api.so, in the sending thread. */
 #ifndef BTCRASH_API_SEND_H

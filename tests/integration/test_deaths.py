@@ -51,10 +51,10 @@ SPIN_CPU_S = 1.0
 
 
 def frame_cap(build):
-    """BTC_UNWIND_MAX_FRAMES from unwind/capture.h (the documented cap)."""
-    with open(os.path.join(build.source, "unwind", "capture.h")) as f:
+    """BTC_UNWIND_MAX_FRAMES from capture/capture.h (the documented cap)."""
+    with open(os.path.join(build.source, "capture", "capture.h")) as f:
         m = re.search(r"^#define BTC_UNWIND_MAX_FRAMES (\d+)", f.read(), re.M)
-    assert m, "BTC_UNWIND_MAX_FRAMES not found in unwind/capture.h"
+    assert m, "BTC_UNWIND_MAX_FRAMES not found in capture/capture.h"
     return int(m.group(1))
 
 

@@ -1,5 +1,5 @@
 /* record_check: validation of the crash record the helper maps from
- * BTC_RECORD_FD (preload/crash_record.h), before anything reads its fields.
+ * BTC_RECORD_FD (protocol/crash_record.h), before anything reads its fields.
  * Helper process; kept apart from crash_helper.c so it can be fuzzed. */
 #ifndef BTCRASH_CLI_RECORD_CHECK_H
 #define BTCRASH_CLI_RECORD_CHECK_H

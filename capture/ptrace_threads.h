@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../preload/crash_record.h"
+#include "crash_record.h"
 
 struct btc_unwind_tracee {
     int tid;

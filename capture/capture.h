@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../preload/crash_record.h"
+#include "crash_record.h"
 
 struct btc_frame {
     uint64_t pc;        /* the return address or faulting pc, as found on the stack */

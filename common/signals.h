@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../preload/crash_record.h"
+#include "crash_record.h"
 
 /** "SIGSEGV" for SIGSEGV; NULL for a number that is no signal. */
 const char *btc_sig_name(int signo);

@@ -11,7 +11,7 @@
 
 #include <elfutils/libdwfl.h>
 
-#include "../preload/crash_record.h"
+#include "crash_record.h"
 #include "memory.h"
 
 struct btc_unwind_raw_frame {
