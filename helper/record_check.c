@@ -11,11 +11,11 @@ btc_record_check(const void *mem, size_t size)
 
     if (size < sizeof(*rec))
         return -EBADMSG;
-    /* stack_len is compared with the bound first, so the sum below cannot
-     * wrap. */
+    /* stack_len and maps_len are compared with their bounds first, so the
+     * sum below cannot wrap. */
     if (rec->magic != BTC_RECORD_MAGIC || rec->version != BTC_RECORD_VERSION ||
         rec->header_size != sizeof(*rec) || rec->stack_len > BTC_STACK_SNAPSHOT_MAX ||
-        sizeof(*rec) + rec->stack_len > size)
+        rec->maps_len > BTC_MAPS_MAX || sizeof(*rec) + rec->stack_len + rec->maps_len > size)
         return -EBADMSG;
     return 0;
 }

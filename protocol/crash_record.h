@@ -13,7 +13,7 @@
 #endif
 
 #define BTC_RECORD_MAGIC   0x42544352u /* "BTCR" */
-#define BTC_RECORD_VERSION 1u
+#define BTC_RECORD_VERSION 2u
 
 /* Descriptors the helper finds open at exec time. */
 #define BTC_RECORD_FD 3 /* memfd: struct btc_crash_record, then the stack copy */
@@ -23,6 +23,12 @@
  * not wait any longer (the report is stored, and sent if it could be). The
  * process also stops waiting when the helper exits, or at the deadline. */
 #define BTC_NOTIFY_DONE 'D'
+/* Written by the helper before BTC_NOTIFY_DONE, as soon as a first valid
+ * report is kept (stored in the database, or printed whole in local mode
+ * when it could not be stored). A handler that has to kill the helper at
+ * the deadline without having seen it knows the report is lost, and says
+ * so ("report lost: timeout too short"). */
+#define BTC_NOTIFY_STORED 'S'
 
 /* x86_64 registers in DWARF numbering (System V psABI, table 3.36): rax, rdx,
  * rcx, rbx, rsi, rdi, rbp, rsp, r8..r15, then the return address column (rip).
@@ -34,6 +40,10 @@
 /* Upper bound on the stack copy: enough for the frames that matter in a
  * typical crash, small enough to write in well under a millisecond. */
 #define BTC_STACK_SNAPSHOT_MAX (256u * 1024u)
+
+/* Upper bound on the copy of /proc/self/maps: about 10,000 mappings, more
+ * than a JVM's. A longer map is cut at a line end (BTC_RECORD_F_MAPS_CUT). */
+#define BTC_MAPS_MAX (1024u * 1024u)
 
 /* Bytes below the stack pointer that the x86_64 ABI lets leaf functions use. */
 #define BTC_RED_ZONE 128u
@@ -70,6 +80,15 @@ struct btc_crash_record {
      * stack_start in the crashed thread. */
     uint64_t stack_start;
     uint64_t stack_len;
+    /* The memory map follows the stack copy: maps_len bytes of
+     * /proc/self/maps text as the crashed process read it in its handler
+     * (whole lines, at most BTC_MAPS_MAX). The helper needs it when it
+     * cannot read /proc/PID/maps itself: a non-dumpable process, or one
+     * whose credentials changed. 0 when it could not be read. */
+    uint64_t maps_len;
+    /* Real and effective uid at the fault. */
+    uint32_t uid;
+    uint32_t euid;
 
     /* SIGABRT only: the last C++ exception the crashing thread threw (the
      * thrown object and its std::type_info), or zeros. Possibly one that
@@ -88,6 +107,11 @@ enum {
      * recorded, the report's own data is a JSON object on BTC_USERDATA_FD,
      * and the helper answers with a JSON object on BTC_NOTIFY_FD. */
     BTC_RECORD_F_API = 1u << 1,
+    /* The memory map was longer than BTC_MAPS_MAX and is cut. */
+    BTC_RECORD_F_MAPS_CUT = 1u << 2,
+    /* prctl(PR_GET_DUMPABLE) said 0 at the fault: the helper can neither
+     * ptrace the process nor read its /proc/PID/mem, maps or exe. */
+    BTC_RECORD_F_NOT_DUMPABLE = 1u << 3,
 };
 
 /* API reports only: a memfd holding the user data, one JSON object:
