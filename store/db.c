@@ -134,6 +134,32 @@ btc_db_open_dir(const char *dir, bool create)
     return fd;
 }
 
+/* The errors a write into the database meets when a limit is reached,
+ * said so that the user knows which limit: strerror's "File too large"
+ * for EFBIG hides that it is the process's RLIMIT_FSIZE (the crashed
+ * program's, which the helper inherits), not the file system's. NULL for
+ * any other error. */
+static const char *
+limit_words(int err)
+{
+    switch (err) {
+    case EFBIG:
+        return "file size limit (RLIMIT_FSIZE)";
+    case ENOSPC:
+        return "the disk is full";
+    case EMFILE:
+        return "too many open files (RLIMIT_NOFILE)";
+    case ENFILE:
+        return "too many open files in the system";
+    case EDQUOT:
+        return "disk quota exceeded";
+    case EROFS:
+        return "read-only file system";
+    default:
+        return NULL;
+    }
+}
+
 const char *
 btc_db_strerror(const char *dir, int err, char *buf, size_t size)
 {
@@ -153,6 +179,8 @@ btc_db_strerror(const char *dir, int err, char *buf, size_t size)
                  "its mode %04o lets others write to it: they could plant or swap "
                  "reports there",
                  (unsigned)(st.st_mode & 07777));
+    } else if (limit_words(err < 0 ? -err : err)) {
+        snprintf(buf, size, "%s", limit_words(err < 0 ? -err : err));
     } else {
         snprintf(buf, size, "%s", strerror(err < 0 ? -err : err));
     }

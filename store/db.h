@@ -63,9 +63,14 @@
 int btc_db_store(const char *dir, json_t *report, json_t *state, char **ret_path, int *ret_claim);
 
 /**
- * Why @dir could not be used, for a message: for -ELOOP and -EPERM from
- * the calls of this module, what is wrong with the directory ("it belongs
- * to uid 1000, not to uid 0: ..."); else strerror(-@err).
+ * Why @dir could not be used, for a message such as "could not store the
+ * report in DIR: <this>": for -ELOOP and -EPERM from the calls of this
+ * module, what is wrong with the directory ("it belongs to uid 1000, not to
+ * uid 0: ..."); for a limit, which one: -EFBIG "file size limit
+ * (RLIMIT_FSIZE)", -ENOSPC "the disk is full", -EMFILE "too many open files
+ * (RLIMIT_NOFILE)", -ENFILE "too many open files in the system", -EDQUOT
+ * "disk quota exceeded", -EROFS "read-only file system"; else
+ * strerror(-@err). @err may be given negative or positive.
  *
  * Returns: @buf.
  */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,7 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -116,6 +121,23 @@ exists(const char *path)
     struct stat st;
 
     return lstat(path, &st) == 0;
+}
+
+/* How many entries @dir holds, "." and ".." aside; 0 when it is missing. */
+static int
+count_entries(const char *dir)
+{
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    if (!d)
+        return 0;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
 }
 
 /* The state a report made in local mode starts with. */
@@ -1318,6 +1340,72 @@ test_db_remove_deletes_the_files_moved_aside(void **state)
     assert_false(exists(path));
 }
 
+static void
+test_db_strerror_names_the_limit_that_was_reached(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        int err;
+        const char *want;
+    } k_cases[] = {
+        {EFBIG, "file size limit (RLIMIT_FSIZE)"},
+        {ENOSPC, "the disk is full"},
+        {EMFILE, "too many open files (RLIMIT_NOFILE)"},
+        {EDQUOT, "disk quota exceeded"},
+        {EROFS, "read-only file system"},
+    };
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(k_cases) / sizeof(k_cases[0]); i++) {
+        assert_string_equal(btc_db_strerror(f->db, -k_cases[i].err, buf, sizeof(buf)),
+                            k_cases[i].want);
+        /* Positive errno values say the same. */
+        assert_string_equal(btc_db_strerror(f->db, k_cases[i].err, buf, sizeof(buf)),
+                            k_cases[i].want);
+    }
+    /* Anything else is strerror's text. */
+    assert_string_equal(btc_db_strerror(f->db, -EIO, buf, sizeof(buf)), strerror(EIO));
+}
+
+/* What a helper inheriting a small RLIMIT_FSIZE from the crashed program
+ * meets: the store fails with -EFBIG (SIGXFSZ ignored, as the helper's
+ * default disposition would kill it otherwise), no temporary file stays,
+ * and the message names the limit. In a child: the limit is per process. */
+static void
+test_db_store_under_rlimit_fsize_fails_with_efbig_in_words(void **state)
+{
+    struct fixture *f = *state;
+    int status = 0;
+    pid_t pid;
+
+    assert_int_equal(btc_db_mkdir_p(f->db), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {.rlim_cur = 64, .rlim_max = 64};
+        char pad[512], *path = NULL, buf[256];
+        json_t *report, *st = json_pack("{s:s}", "state", "pending");
+        int r;
+
+        memset(pad, 'x', sizeof(pad) - 1);
+        pad[sizeof(pad) - 1] = '\0';
+        report = json_pack("{s:s, s:s}", "uuid", UUID, "pad", pad);
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+            _exit(10);
+        r = btc_db_store(f->db, report, st, &path, NULL);
+        if (r != -EFBIG)
+            _exit(11);
+        if (strcmp(btc_db_strerror(f->db, r, buf, sizeof(buf)), "file size limit (RLIMIT_FSIZE)"))
+            _exit(12);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(count_entries(f->db), 0);
+}
+
 int
 main(void)
 {
@@ -1386,6 +1474,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_db_remove_deletes_the_files_moved_aside, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_db_strerror_names_the_limit_that_was_reached, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_db_store_under_rlimit_fsize_fails_with_efbig_in_words,
+                                        setup, teardown),
     };
 
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);
