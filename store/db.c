@@ -197,10 +197,32 @@ open_dir_for(const char *dir, const char *uuid, bool create)
     return btc_db_open_dir(dir, create);
 }
 
-/* Create a temporary file for @name in @dirfd, ".<name>.<random>.tmp", its
+/* Whether the entry @name of @dirfd (not followed) is the open file @fd:
+ * 1, 0 when it is another file, -ENOENT when there is none, -errno. */
+static int
+names_fd(int dirfd, const char *name, int fd)
+{
+    struct stat a, b;
+
+    if (fstat(fd, &a) < 0 || fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * Create a temporary file for @name in @dirfd, ".<name>.<random>.tmp", its
  * name written to @tmp. The name is cut so that the whole stays under
  * NAME_MAX even for a long attachment name; the random part keeps it
- * unique. */
+ * unique.
+ *
+ * The file is locked (flock) by its writer until it is renamed or removed:
+ * that is how btc_db_prune tells the temporary file of a live writer from
+ * one a killed helper left (it removes only those whose lock it can take).
+ * Between the open and the flock a sweeper could take the lock first and
+ * remove the file; so once locked, the name must still be ours, or we
+ * start again under a new name. A sweeper that holds the lock makes our
+ * flock fail: that name is its to remove, and we take another.
+ */
 int
 btc_db_open_temp(int dirfd, const char *name, char *tmp, size_t size)
 {
@@ -213,10 +235,19 @@ btc_db_open_temp(int dirfd, const char *name, char *tmp, size_t size)
             return r;
         snprintf(tmp, size, ".%.64s.%.8s.tmp", name, rnd);
         fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0)
-            return fd;
-        if (errno != EEXIST)
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
             return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+            r = errno == EWOULDBLOCK ? 0 : -errno;
+        else
+            r = names_fd(dirfd, tmp, fd);
+        if (r > 0)
+            return fd;
+        close(fd);
+        if (r < 0 && r != -ENOENT)
+            return r;
     }
     return -EEXIST;
 }
@@ -328,10 +359,8 @@ store_report_claimed(int dirfd, const char *name, json_t *report)
         free(text);
         return fd;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-        r = -errno;
-    else
-        r = btc_file_write_all(fd, text, strlen(text));
+    /* btc_db_open_temp's lock is the claim: it moves with the inode. */
+    r = btc_file_write_all(fd, text, strlen(text));
     free(text);
     if (r == 0)
         r = publish_temp(dirfd, fd, tmp, name);
@@ -385,6 +414,71 @@ btc_db_store(const char *dir, json_t *report, json_t *state, char **ret_path, in
     r = 0;
 done:
     free(path);
+    close(dirfd);
+    return r;
+}
+
+/*
+ * The report's new version gets a new inode, locked before it has the name
+ * (btc_db_open_temp), so at every moment the name is a claimed file: the
+ * old inode until the rename, the new one from then on. Claimers re-check
+ * the inode after locking (btc_db_claim_at), so one that opened the old
+ * file just before the rename gets nothing when the old lock goes.
+ */
+int
+btc_db_replace(const char *dir, const char *uuid, json_t *report, json_t *state, int *claim)
+{
+    const char *has = json_string_value(json_object_get(report, "uuid"));
+    char name[128], tmp[256], *text = NULL;
+    int dirfd, fd = -1, r;
+
+    if (!json_is_object(report) || !has || !uuid || strcmp(has, uuid) != 0 ||
+        (state && !json_is_object(state)) || !claim || *claim < 0)
+        return -EINVAL;
+    dirfd = open_dir_for(dir, uuid, false);
+    if (dirfd < 0)
+        return dirfd;
+    snprintf(name, sizeof(name), "%s.json", uuid);
+    /* The caller's claim must be on the report as it is now: anything else
+     * means it is not the caller's to replace (removed: -ENOENT). */
+    r = names_fd(dirfd, name, *claim);
+    if (r == 0)
+        r = -ESTALE;
+    if (r < 0)
+        goto done;
+    text = json_dumps(report, JSON_COMPACT);
+    if (!text) {
+        r = -ENOMEM;
+        goto done;
+    }
+    /* The state first, as btc_db_store does: should we stop between the
+     * two, the report a sender finds is whole, and its state lists all it
+     * needs (copies the old version does not mention are still sent). */
+    if (state) {
+        r = btc_db_write_state_at(dirfd, uuid, state);
+        if (r < 0)
+            goto done;
+    }
+    fd = btc_db_open_temp(dirfd, name, tmp, sizeof(tmp));
+    if (fd < 0) {
+        r = fd;
+        goto done;
+    }
+    r = btc_file_write_all(fd, text, strlen(text));
+    if (r == 0)
+        r = publish_temp(dirfd, fd, tmp, name);
+    else
+        unlinkat(dirfd, tmp, 0);
+    if (r < 0) {
+        close(fd);
+        goto done;
+    }
+    /* The name is the new, locked inode now: the old lock guards nothing. */
+    btc_db_unclaim(*claim);
+    *claim = fd;
+    r = 0;
+done:
+    free(text);
     close(dirfd);
     return r;
 }
@@ -559,6 +653,15 @@ btc_db_remove_at(int dirfd, const char *uuid)
     return r;
 }
 
+/*
+ * The claim is a lock on the report's inode, and btc_db_replace gives the
+ * name a new inode (locked before it is renamed over the old one). A
+ * claimer that opened the old inode just before the rename could be
+ * granted its lock once the maker lets the old one go: it would then hold
+ * a lock nobody else checks. So after locking, the name must still be the
+ * inode we locked; if it is not, the report was replaced meanwhile, and
+ * the new inode is what to claim.
+ */
 int
 btc_db_claim_at(int dirfd, const char *uuid, int *ret_fd)
 {
@@ -566,16 +669,26 @@ btc_db_claim_at(int dirfd, const char *uuid, int *ret_fd)
     int fd, r;
 
     snprintf(name, sizeof(name), "%s.json", uuid);
-    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+            close(fd);
+            return r;
+        }
+        r = names_fd(dirfd, name, fd);
+        if (r > 0) {
+            *ret_fd = fd;
+            return 0;
+        }
         close(fd);
-        return r;
+        if (r < 0)
+            return r; /* -ENOENT: removed since we opened it */
     }
-    *ret_fd = fd;
-    return 0;
+    /* Replaced eight times while we looked: someone is busy with it. */
+    return -EBUSY;
 }
 
 int

@@ -13,8 +13,10 @@
  *                 files ever uploaded with it;
  *   <uuid>.json.corrupt, <uuid>.state.corrupt
  *                 files that could not be parsed, moved aside (btc_db_list);
- *   .<name>.*     temporary files of a write in progress, or left by a helper
- *                 killed mid-write; readers skip names starting with '.'.
+ *   .<name>.*.tmp temporary files of a write in progress (flock'ed by their
+ *                 writer until renamed), or left by a helper killed
+ *                 mid-write (no lock: btc_db_prune removes them); readers
+ *                 skip names starting with '.'.
  * The state is renamed into place before its report, and the report is
  * claimed (flock) before it has its name: whoever sees a report sees its
  * whole state, and cannot send it while its maker still holds it. A report
@@ -61,6 +63,38 @@
  * Borrows: @dir, @report, @state.
  */
 int btc_db_store(const char *dir, json_t *report, json_t *state, char **ret_path, int *ret_claim);
+
+/**
+ * Replace the stored report DIR/<uuid>.json with a new version, @report
+ * (whose "uuid" must be @uuid), while the caller keeps its claim: the
+ * report is improved in place (more threads, attachment notes) and no
+ * other process can send it, or prune it, between the versions. The new
+ * version is written as btc_db_store writes (temporary name, fsync,
+ * rename over the old one), so a reader (btcrash list, show, flush) sees
+ * the old version or the new one, whole. With @state not NULL, the state
+ * file is replaced first (btc_db_write_state; should we stop between the
+ * two, the new state goes with the old report); NULL leaves it untouched.
+ *
+ * The claim is a lock on the report file's inode, and the new version is a
+ * new inode: it is locked before it gets the name, the old claim is then
+ * released, and *@claim becomes the new one. Claimers (btc_db_claim) check
+ * after locking that the name is still the inode they locked, so none can
+ * slip in through the old inode.
+ *
+ * In the helper: btc_db_store(dir, report, state, &path, &claim); copy the
+ * attachments (btc_db_copy_attachment_paths); add their notes to the
+ * report and their list to the state; btc_db_replace(dir, uuid, report,
+ * state, &claim); send; btc_db_unclaim(claim).
+ *
+ * Returns: 0 and *@claim (the old descriptor closed), or -errno with
+ *          *@claim and both files as they were (the state already replaced
+ *          when only the report failed): -EINVAL for a bad argument or a
+ *          @report whose uuid is not @uuid, -ENOENT when there is no such
+ *          report, -ESTALE when *@claim is not on the report file as it is
+ *          now, btc_db_open_dir's errors, write errors (-ENOSPC, -EFBIG...).
+ * Borrows: @dir, @uuid, @report, @state.
+ */
+int btc_db_replace(const char *dir, const char *uuid, json_t *report, json_t *state, int *claim);
 
 /**
  * Why @dir could not be used, for a message such as "could not store the
@@ -190,10 +224,13 @@ int btc_db_prune(const char *dir, const char *keep_uuid);
 
 /**
  * Claim DIR/<uuid> for sending: an exclusive, non-blocking flock on the
- * report file (whose inode never changes, unlike the state file's). Crash
- * helpers and `btcrash flush` all claim a report before sending it, so two
- * processes never send the same report; the kernel drops the claim when its
- * holder dies, so a killed helper leaves nothing stuck.
+ * report file. Crash helpers and `btcrash flush` all claim a report before
+ * sending it, so two processes never send the same report; the kernel drops
+ * the claim when its holder dies, so a killed helper leaves nothing stuck.
+ * The report file's inode changes only through btc_db_replace, which moves
+ * the claim along; after locking, the name is checked to still be the
+ * locked inode (else the new one is tried), so a claim is always on the
+ * report as it is.
  *
  * Returns: 0 and *ret_fd (pass to btc_db_unclaim), -EBUSY when another
  *          process holds the claim, -ENOENT, -EINVAL for an unsafe uuid,

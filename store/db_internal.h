@@ -25,7 +25,9 @@ int btc_db_open_dir(const char *dir, bool create);
 
 /**
  * Create a temporary file for @name in @dirfd, its name written to @tmp
- * (@size bytes; 256 are enough). Finish it with btc_db_commit_temp.
+ * (@size bytes; 256 are enough), locked (flock LOCK_EX) so that
+ * btc_db_prune knows it is being written. Finish it with
+ * btc_db_commit_temp (or unlink it and close it).
  *
  * Returns: the file's descriptor, or -errno.
  */

@@ -28,6 +28,26 @@
 
 #define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
 
+/* flock is wrapped at the link (-Wl,--wrap=flock, tests/unit/CMakeLists.txt)
+ * so that a test can act between a claimer's open and its flock: when
+ * g_before_flock is set, the next flock runs it first (once). */
+int __real_flock(int fd, int op);
+int __wrap_flock(int fd, int op);
+
+static void (*g_before_flock)(void *ctx);
+static void *g_before_flock_ctx;
+
+int
+__wrap_flock(int fd, int op)
+{
+    void (*fn)(void *) = g_before_flock;
+
+    g_before_flock = NULL;
+    if (fn)
+        fn(g_before_flock_ctx);
+    return __real_flock(fd, op);
+}
+
 struct fixture {
     char root[64];
     char db[128];
@@ -138,6 +158,25 @@ count_entries(const char *dir)
             n++;
     closedir(d);
     return n;
+}
+
+/* Whether @dir holds a name ending in ".tmp" (a temporary file). */
+static bool
+has_temp(const char *dir)
+{
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    bool found = false;
+
+    if (!d)
+        return false;
+    while ((de = readdir(d)) && !found) {
+        size_t len = strlen(de->d_name);
+
+        found = len > 4 && !strcmp(de->d_name + len - 4, ".tmp");
+    }
+    closedir(d);
+    return found;
 }
 
 /* The state a report made in local mode starts with. */
@@ -1406,6 +1445,277 @@ test_db_store_under_rlimit_fsize_fails_with_efbig_in_words(void **state)
     assert_int_equal(count_entries(f->db), 0);
 }
 
+/* The bytes of DIR/<uuid><suffix> (malloc'ed), or NULL. */
+static char *
+db_file(struct fixture *f, const char *suffix)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s%s", f->db, UUID, suffix);
+    return exists(path) ? read_text(path) : NULL;
+}
+
+static void
+test_db_replace_swaps_the_report_and_keeps_the_claim(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v1 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 1);
+    json_t *v2 = json_pack("{s:s, s:i, s:[s]}", "uuid", UUID, "version", 2, "notes", "more");
+    json_t *st = local_state(), *loaded;
+    char *path = NULL, *state_before, *state_after, file[256];
+    int claim = -1, other = -1, before;
+
+    assert_int_equal(btc_db_store(f->db, v1, st, &path, &claim), 0);
+    state_before = db_file(f, ".state");
+    before = claim;
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, NULL, &claim), 0);
+    assert_true(claim >= 0);
+    /* The old descriptor went: it guarded an inode that has no name now. */
+    assert_true(claim == before || fcntl(before, F_GETFD) < 0);
+
+    /* The new version, whole, under the name; the state untouched. */
+    snprintf(file, sizeof(file), "%s/%s.json", f->db, UUID);
+    loaded = load_file(file);
+    assert_non_null(loaded);
+    assert_int_equal(json_integer_value(json_object_get(loaded, "version")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(loaded, "notes"), 0)),
+                        "more");
+    json_decref(loaded);
+    assert_int_equal(mode_of(file), 0600);
+    state_after = db_file(f, ".state");
+    assert_string_equal(state_after, state_before);
+    assert_false(has_temp(f->db));
+    assert_int_equal(count_entries(f->db), 2);
+
+    /* Still ours: nobody else can claim it until we let go. */
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), -EBUSY);
+    btc_db_unclaim(claim);
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), 0);
+    btc_db_unclaim(other);
+
+    free(state_before);
+    free(state_after);
+    free(path);
+    json_decref(st);
+    json_decref(v1);
+    json_decref(v2);
+}
+
+static void
+test_db_replace_writes_the_state_first_when_given_one(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v1 = json_pack("{s:s}", "uuid", UUID), *st = local_state(), *read = NULL;
+    json_t *v2 = json_pack("{s:s, s:b}", "uuid", UUID, "improved", 1);
+    json_t *st2 = json_pack("{s:s, s:s, s:[{s:s}]}", "state", "pending", "mode", "local",
+                            "attachments", "name", "app.log");
+    char *path = NULL;
+    int claim = -1;
+
+    assert_int_equal(btc_db_store(f->db, v1, st, &path, &claim), 0);
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, st2, &claim), 0);
+    assert_int_equal(btc_db_read_state(f->db, UUID, &read), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(read, "attachments"), 0), "name")),
+                        "app.log");
+    assert_false(has_temp(f->db));
+    btc_db_unclaim(claim);
+    json_decref(read);
+    free(path);
+    json_decref(st);
+    json_decref(st2);
+    json_decref(v1);
+    json_decref(v2);
+}
+
+static void
+test_db_replace_of_a_missing_or_unclaimed_report_fails_cleanly(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v1 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 1);
+    json_t *v2 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 2);
+    json_t *other_uuid = json_pack("{s:s}", "uuid", "00000000-0000-4000-8000-000000000000");
+    json_t *st = local_state();
+    char *path = NULL, *text;
+    int claim = -1, fake;
+
+    /* No report: nothing is written, not even the state; the claim given
+     * stays the caller's. */
+    assert_int_equal(btc_db_mkdir_p(f->db), 0);
+    fake = open(f->db, O_RDONLY | O_DIRECTORY);
+    assert_true(fake >= 0);
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, st, &fake), -ENOENT);
+    assert_int_equal(count_entries(f->db), 0);
+    assert_true(fcntl(fake, F_GETFD) >= 0);
+
+    /* A report, but the descriptor is not on it: refused, nothing changed. */
+    assert_int_equal(btc_db_store(f->db, v1, st, &path, &claim), 0);
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, NULL, &fake), -ESTALE);
+    assert_true(fcntl(fake, F_GETFD) >= 0);
+    close(fake);
+    text = db_file(f, ".json");
+    assert_non_null(strstr(text, "\"version\":1"));
+    free(text);
+    assert_false(has_temp(f->db));
+
+    /* Bad arguments. */
+    fake = -1;
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, NULL, &fake), -EINVAL);
+    assert_int_equal(btc_db_replace(f->db, UUID, other_uuid, NULL, &claim), -EINVAL);
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, NULL, NULL), -EINVAL);
+    assert_int_equal(btc_db_replace(f->db, "../x", v2, NULL, &claim), -EINVAL);
+    btc_db_unclaim(claim);
+    free(path);
+    json_decref(st);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(other_uuid);
+}
+
+/* The race the inode check closes: a claimer opened the report just before
+ * its maker replaced it. Once the maker's old lock is gone, a bare flock on
+ * that descriptor succeeds (the old inode is unlocked), but it names
+ * nothing any more; btc_db_claim goes by the name, finds the new inode
+ * locked, and says -EBUSY. */
+static void
+test_db_claim_refuses_the_inode_a_replace_left_behind(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v1 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 1);
+    json_t *v2 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 2);
+    json_t *st = local_state();
+    char *path = NULL, file[256];
+    int claim = -1, early, other = -1;
+
+    assert_int_equal(btc_db_store(f->db, v1, st, &path, &claim), 0);
+    snprintf(file, sizeof(file), "%s/%s.json", f->db, UUID);
+    early = open(file, O_RDONLY | O_CLOEXEC);
+    assert_true(early >= 0);
+    assert_int_equal(flock(early, LOCK_EX | LOCK_NB), -1);
+    assert_int_equal(btc_db_replace(f->db, UUID, v2, NULL, &claim), 0);
+    assert_int_equal(flock(early, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), -EBUSY);
+    close(early);
+    btc_db_unclaim(claim);
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), 0);
+    btc_db_unclaim(other);
+    free(path);
+    json_decref(st);
+    json_decref(v1);
+    json_decref(v2);
+}
+
+/* Another process claims and reads the report as fast as it can while its
+ * maker replaces it 300 times: it never gets the claim, and every read is
+ * one whole version. */
+static void
+test_db_replace_never_lets_another_process_claim_or_read_half(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report = json_pack("{s:s, s:i, s:s}", "uuid", UUID, "version", 0, "pad", "");
+    json_t *st = local_state();
+    char *path = NULL, pad[4096];
+    int claim = -1, go[2], status = 0;
+    pid_t pid;
+
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    assert_int_equal(btc_db_store(f->db, report, st, &path, &claim), 0);
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c;
+        long tries = 0;
+
+        close(go[1]);
+        /* Until the parent closes its end: read() then returns 0. */
+        fcntl(go[0], F_SETFL, O_NONBLOCK);
+        while (read(go[0], &c, 1) < 0) {
+            char *text = NULL;
+            size_t len = 0;
+            int other = -1, r = btc_db_claim(f->db, UUID, &other);
+            json_t *v;
+
+            if (r == 0)
+                _exit(20); /* claimed what its maker holds */
+            if (r != -EBUSY)
+                _exit(21);
+            if (btc_db_read_report(f->db, UUID, &text, &len) < 0)
+                _exit(22);
+            v = json_loadb(text, len, 0, NULL);
+            free(text);
+            if (!json_is_object(v))
+                _exit(23); /* half a file */
+            json_decref(v);
+            tries++;
+        }
+        _exit(tries > 0 ? 0 : 24);
+    }
+    close(go[0]);
+    for (int i = 1; i <= 300; i++) {
+        json_object_set_new(report, "version", json_integer(i));
+        /* Versions of different lengths: a torn read could not parse. */
+        json_object_set_new(report, "pad", json_string(pad + (i % 7) * 500));
+        assert_int_equal(btc_db_replace(f->db, UUID, report, NULL, &claim), 0);
+    }
+    usleep(20000);
+    close(go[1]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(has_temp(f->db));
+    btc_db_unclaim(claim);
+    free(path);
+    json_decref(st);
+    json_decref(report);
+}
+
+struct replace_ctx {
+    const char *dir;
+    json_t *report;
+    int *claim;
+    int r;
+};
+
+static void
+replace_now(void *arg)
+{
+    struct replace_ctx *c = arg;
+
+    c->r = btc_db_replace(c->dir, UUID, c->report, NULL, c->claim);
+}
+
+/* The maker replaces the report after a claimer opened it and before the
+ * claimer locks it: the claimer's flock then succeeds on the old inode,
+ * which no longer has the name. btc_db_claim must see that the name is
+ * another inode, try that one, and find it held: -EBUSY, not a claim. */
+static void
+test_db_claim_rechecks_the_name_after_a_replace_between_open_and_lock(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v1 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 1);
+    json_t *v2 = json_pack("{s:s, s:i}", "uuid", UUID, "version", 2);
+    json_t *st = local_state();
+    char *path = NULL;
+    int claim = -1, other = -1;
+    struct replace_ctx c = {.dir = f->db, .report = v2, .claim = &claim, .r = 1};
+
+    assert_int_equal(btc_db_store(f->db, v1, st, &path, &claim), 0);
+    g_before_flock = replace_now;
+    g_before_flock_ctx = &c;
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), -EBUSY);
+    assert_null(g_before_flock);
+    assert_int_equal(c.r, 0);
+    btc_db_unclaim(claim);
+    assert_int_equal(btc_db_claim(f->db, UUID, &other), 0);
+    btc_db_unclaim(other);
+    free(path);
+    json_decref(st);
+    json_decref(v1);
+    json_decref(v2);
+}
+
 int
 main(void)
 {
@@ -1478,6 +1788,18 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_db_store_under_rlimit_fsize_fails_with_efbig_in_words,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_replace_swaps_the_report_and_keeps_the_claim, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_db_replace_writes_the_state_first_when_given_one,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_replace_of_a_missing_or_unclaimed_report_fails_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_claim_refuses_the_inode_a_replace_left_behind,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_replace_never_lets_another_process_claim_or_read_half, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_claim_rechecks_the_name_after_a_replace_between_open_and_lock, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);
