@@ -1,5 +1,6 @@
 /* abort_msg: see abort_msg.h. */
 #include "abort_msg.h"
+#include "path.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -51,9 +52,8 @@ struct find_ctx {
 static bool
 is_libc(const char *name)
 {
-    const char *base = name ? strrchr(name, '/') : NULL;
+    const char *base = name ? btc_basename(name) : NULL;
 
-    base = base ? base + 1 : name;
     return base && strncmp(base, "libc.so.", strlen("libc.so.")) == 0;
 }
 

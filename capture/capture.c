@@ -1,251 +1,133 @@
-/* capture: orchestrates btc_unwind_capture (see capture.h): stop the
- * threads, unwind them while they are stopped, let them go, then symbolicate
- * and collect modules and process facts. Helper process only. */
+/* capture: see capture.h. Two steps: btc_capture_begin reads what needs
+ * neither ptrace nor another thread (the crashing thread, from the record),
+ * so a first report can be stored at once; btc_capture_others then stops
+ * and unwinds the rest within its deadlines. Helper process only. */
 #include "capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <elfutils/libdwfl.h>
+#include <unistd.h>
 
 #include "abort_msg.h"
 #include "clock.h"
 #include "cxx_exception.h"
+#include "fileio.h"
 #include "memory.h"
 #include "modules.h"
 #include "procinfo.h"
 #include "ptrace_threads.h"
-#include "symbolize.h"
-#include "tailcall.h"
+#include "sysinfo.h"
+#include "uuid.h"
 #include "walk.h"
 
-/* Used when the record carries no deadline. */
-#define DEFAULT_BUDGET_NS (2 * 1000 * 1000 * 1000LL)
+/* /proc/PID/maps read by the helper itself: the same bound as the record's. */
+#define MAPS_MAX BTC_MAPS_MAX
 
-/* Everything a capture needs while it runs; freed by capture_state_done. */
-struct capture_state {
+struct btc_capture_session {
     const struct btc_crash_record *rec;
-    const void *stack; /* the record's stack copy */
+    const void *stack; /* the record's stack copy, or NULL */
     struct btc_capture *c;
     struct btc_unwind_tracees tracees;
     struct btc_unwind_mem mem;
     struct btc_unwind_walker walker;
     Dwfl *dwfl;
-    int *tids; /* threads to unwind; the crashing one among them */
-    size_t ntids;
-    size_t fault_idx;
-    struct btc_unwind_raw_stack *raw; /* ntids entries */
-    int64_t start_ns;
-    int64_t ptrace_deadline_ns;
-    int64_t unwind_deadline_ns;
+    int *tids; /* the threads offered to libdwfl: c->threads' tids */
+    bool others_done;
 };
 
-/* Split the time until the crashed process gives up on us: stopping threads
- * may use half of it, unwinding up to three quarters, and the rest is left
- * for building and storing the report. */
-static void
-plan_deadlines(struct capture_state *st)
+void
+btc_capture_free(struct btc_capture *c)
 {
-    int64_t remaining;
+    if (!c)
+        return;
+    for (size_t i = 0; c->threads && i < c->nthreads; i++) {
+        free(c->threads[i].name);
+        free(c->threads[i].error);
+        free(c->threads[i].frames);
+    }
+    free(c->threads);
+    btc_unwind_modules_free(c->modules, c->nmodules);
+    free(c->ptrace_error);
+    free(c->exe_path);
+    free(c->lang_version);
+    free(c->maps);
+    free(c->abort_message);
+    free(c->cxx_type);
+    free(c->cxx_what);
+    json_decref(c->facts);
+    free(c);
+}
 
-    st->start_ns = btc_unwind_now_ns();
-    if (st->rec->deadline_mono_ns <= 0)
-        remaining = DEFAULT_BUDGET_NS;
-    else if (st->rec->deadline_mono_ns > st->start_ns)
-        remaining = st->rec->deadline_mono_ns - st->start_ns;
-    else
-        remaining = 0;
-    st->ptrace_deadline_ns = st->start_ns + remaining / 2;
-    st->unwind_deadline_ns = st->start_ns + remaining / 4 * 3;
+void
+btc_capture_session_free(struct btc_capture_session *s)
+{
+    if (!s)
+        return;
+    btc_unwind_tracees_detach(&s->tracees);
+    if (s->dwfl)
+        dwfl_end(s->dwfl);
+    btc_unwind_mem_done(&s->mem);
+    free(s->tids);
+    btc_capture_free(s->c);
+    free(s);
+}
+
+struct btc_capture *
+btc_capture_get(const struct btc_capture_session *s)
+{
+    return s->c;
+}
+
+Dwfl *
+btc_capture_dwfl(const struct btc_capture_session *s)
+{
+    return s->dwfl;
+}
+
+/* Append a thread to the capture and to the list libdwfl is offered. */
+static struct btc_raw_thread *
+add_thread(struct btc_capture_session *s, int tid)
+{
+    struct btc_capture *c = s->c;
+    struct btc_raw_thread *v = realloc(c->threads, (c->nthreads + 1) * sizeof(*v));
+    int *tids;
+
+    if (!v)
+        return NULL;
+    c->threads = v;
+    tids = realloc(s->tids, (c->nthreads + 1) * sizeof(*tids));
+    if (!tids)
+        return NULL;
+    s->tids = tids;
+    s->tids[c->nthreads] = tid;
+    v[c->nthreads] = (struct btc_raw_thread){.tid = tid};
+    c->nthreads++;
+    s->walker.tids = s->tids;
+    s->walker.ntids = c->nthreads;
+    return &v[c->nthreads - 1];
 }
 
 static int
-add_tid(struct capture_state *st, int tid)
+unwind_thread(struct btc_capture_session *s, struct btc_raw_thread *t)
 {
-    int *t = realloc(st->tids, (st->ntids + 1) * sizeof(*t));
+    struct btc_unwind_raw_stack raw = {0};
+    int r = btc_unwind_walk_thread(s->dwfl, t->tid, BTC_UNWIND_MAX_FRAMES, &raw);
 
-    if (!t)
-        return -ENOMEM;
-    st->tids = t;
-    if (tid == st->rec->tid)
-        st->fault_idx = st->ntids;
-    st->tids[st->ntids++] = tid;
-    return 0;
-}
-
-/* Stop all threads with ptrace, or fall back to the crashing thread alone,
- * whose registers and stack the record carries. */
-static int
-stop_threads(struct capture_state *st)
-{
-    const struct btc_crash_record *rec = st->rec;
-    struct btc_capture *c = st->c;
-    const char *call = NULL;
-    size_t unstopped = 0;
-    bool have_fault = false;
-    int r;
-
-    r = btc_unwind_tracees_stop(rec->pid, st->ptrace_deadline_ns, &st->tracees, &call);
-    if (r == -ENOMEM)
-        return r;
-    if (r < 0) {
-        c->ptrace_ok = false;
-        if (asprintf(&c->ptrace_error, "%s: %s", call ? call : "ptrace",
-                     r == -EBUSY ? "every thread is traced by another process" : strerror(-r)) <
-            0) {
-            c->ptrace_error = NULL;
-            return -ENOMEM;
-        }
-        return add_tid(st, rec->tid);
-    }
-    for (size_t i = 0; i < st->tracees.n; i++) {
-        const struct btc_unwind_tracee *t = &st->tracees.t[i];
-
-        if (t->tid == rec->tid)
-            have_fault = true;
-        else if (t->gone)
-            continue; /* exited during capture */
-        else if (!t->stopped) {
-            unstopped++;
-            continue;
-        }
-        r = add_tid(st, t->tid);
-        if (r < 0)
-            return r;
-    }
-    if (!have_fault) {
-        r = add_tid(st, rec->tid);
-        if (r < 0)
-            return r;
-    }
-    c->ptrace_ok = unstopped == 0 && st->tracees.nunseized == 0;
-    if (unstopped > 0)
-        r = asprintf(&c->ptrace_error,
-                     "ptrace(PTRACE_INTERRUPT): %zu thread(s) did not stop in time", unstopped);
-    else if (st->tracees.nunseized > 0)
-        r = asprintf(&c->ptrace_error,
-                     "ptrace(PTRACE_SEIZE): %zu thread(s) could not be seized, %zu of them traced "
-                     "by another process",
-                     st->tracees.nunseized, st->tracees.nbusy);
-    if (r < 0) {
-        c->ptrace_error = NULL;
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-/* Unwind every thread while they are stopped, the crashing one first. */
-static int
-unwind_threads(struct capture_state *st)
-{
-    const struct btc_crash_record *rec = st->rec;
-    const struct btc_unwind_tracee *peek = btc_unwind_tracees_find(&st->tracees, rec->tid);
-    int r;
-
-    for (size_t i = 0; i < st->tracees.n && !peek; i++)
-        peek = btc_unwind_tracees_find(&st->tracees, st->tracees.t[i].tid);
-    btc_unwind_mem_init(&st->mem, rec->pid, peek ? peek->tid : 0, st->stack, rec->stack_start,
-                        rec->stack_len);
-    st->walker = (struct btc_unwind_walker){
-        .rec = rec,
-        .mem = &st->mem,
-        .tids = st->tids,
-        .ntids = st->ntids,
-    };
-    if (btc_unwind_walk_attach(st->dwfl, &st->walker) < 0)
-        return -EINVAL;
-    st->raw = calloc(st->ntids, sizeof(*st->raw));
-    if (!st->raw)
-        return -ENOMEM;
-    r = btc_unwind_walk_thread(st->dwfl, rec->tid, BTC_UNWIND_MAX_FRAMES, &st->raw[st->fault_idx]);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < st->ntids; i++) {
-        struct btc_unwind_raw_stack *raw = &st->raw[i];
-
-        if (i == st->fault_idx)
-            continue;
-        /* A deep or corrupt stack in one thread must not cost the report. */
-        if (btc_unwind_now_ns() >= st->unwind_deadline_ns) {
-            raw->truncated = true;
-            raw->error = strdup("not unwound: capture deadline reached");
-            if (!raw->error)
-                return -ENOMEM;
-            continue;
-        }
-        r = btc_unwind_walk_thread(st->dwfl, st->tids[i], BTC_UNWIND_MAX_FRAMES, raw);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-/* The frames of functions that tail-called their way from the function that
- * called @callee's up to @callee's: the stack has no return address for them. */
-static int
-symbolize_tailcalls(struct capture_state *st, const struct btc_unwind_raw_frame *callee,
-                    uint64_t caller_ra, struct btc_unwind_frames *out)
-{
-    uint64_t callee_addr = callee->activation ? callee->pc : callee->pc - 1;
-    uint64_t *pcs = NULL;
-    size_t n = 0;
-    int r;
-
-    r = btc_unwind_tailcalls(st->dwfl, callee_addr, caller_ra, &pcs, &n);
-    for (size_t i = 0; i < n && r == 0; i++) {
-        struct btc_unwind_sym_request req = {.pc = pcs[i]};
-
-        r = btc_unwind_symbolize(st->dwfl, st->c->modules, st->c->nmodules, &req, out);
-    }
-    free(pcs);
-    return r;
-}
-
-static int
-symbolize_thread(struct capture_state *st, size_t i, struct btc_thread *t)
-{
-    struct btc_unwind_raw_stack *raw = &st->raw[i];
-    struct btc_unwind_frames out = {.max = BTC_UNWIND_MAX_FRAMES};
-    struct btc_capture *c = st->c;
-    int r;
-
-    t->tid = st->tids[i];
-    t->fault = i == st->fault_idx;
-    t->truncated = raw->truncated;
-    t->error = raw->error;
-    raw->error = NULL;
-    r = btc_unwind_thread_name(c->pid, t->tid, &t->name);
-    if (r == -ENOMEM)
-        return r;
+    t->frames = raw.frames;
+    t->nframes = raw.n;
+    t->truncated = raw.truncated;
+    t->error = raw.error;
     /* A thread that has exited since it was unwound keeps its frames; it
      * only has no name. */
-    r = 0;
-    for (size_t k = 0; k < raw->n && r == 0; k++) {
-        const struct btc_unwind_raw_frame *f = &raw->frames[k];
-
-        if (k > 0 && !f->activation)
-            r = symbolize_tailcalls(st, &raw->frames[k - 1], f->pc, &out);
-        if (r == 0) {
-            struct btc_unwind_sym_request req = {
-                .pc = f->pc,
-                .activation = f->activation,
-                .expand_inlines = true,
-                .skip_entry_inlines = t->fault && k == 0,
-            };
-
-            r = btc_unwind_symbolize(st->dwfl, c->modules, c->nmodules, &req, &out);
-        }
-    }
-    if (r > 0) {
-        t->truncated = true;
-        r = 0;
-    }
-    t->frames = out.v;
-    t->nframes = out.n;
-    return r;
+    r = btc_unwind_thread_name(s->c->rec.pid, t->tid, &t->name);
+    return r == -ENOMEM ? r : 0;
 }
 
 static bool
@@ -256,172 +138,291 @@ raised_by_self(const struct btc_crash_record *rec)
            rec->sender_pid == rec->pid;
 }
 
-/* The message glibc left for an abort the process raised itself. A SIGABRT
- * sent from outside gets none: __abort_msg may still hold the text of an
- * earlier abort that a handler caught. The process's memory is read while
- * its threads are stopped (PTRACE_PEEKDATA as the fallback), or with
- * process_vm_readv alone when ptrace was denied; when neither works there
- * is no message, and that is no error. */
+/* The message glibc left for an abort the process raised itself, and the
+ * C++ exception the crashing thread last threw. A SIGABRT sent from outside
+ * gets no message: __abort_msg may still hold the text of an earlier abort
+ * that a handler caught. Memory that cannot be read (a non-dumpable
+ * process) means no message, and that is no error. */
 static int
-collect_abort_message(struct capture_state *st)
+collect_abort_facts(struct btc_capture_session *s)
 {
-    const struct btc_crash_record *rec = st->rec;
-    int r;
+    const struct btc_crash_record *rec = s->rec;
+    struct btc_capture *c = s->c;
+    int r = 0;
 
-    if (rec->signo != SIGABRT || !raised_by_self(rec))
+    if (rec->signo != SIGABRT)
         return 0;
-    r = btc_unwind_abort_message(st->dwfl, &st->mem, &st->c->abort_message);
+    if (raised_by_self(rec))
+        r = btc_unwind_abort_message(s->dwfl, &s->mem, &c->abort_message);
+    if (r != -ENOMEM && rec->cxx_tinfo != 0)
+        r = btc_unwind_cxx_exception(s->dwfl, &s->mem, rec->cxx_object, rec->cxx_tinfo,
+                                     &c->cxx_type, &c->cxx_what);
     return r == -ENOMEM ? r : 0;
 }
 
-/* The uncaught C++ exception's type and what(), read while the threads are
- * stopped, like the abort message. The record's note is only the last
- * exception the thread threw; keep_cxx_exception drops it afterwards unless
- * the stack shows that an exception ended the program. */
+/* The executable: /proc/PID/exe, or, when the helper may not read that
+ * link (a non-dumpable process), the first file in the memory map, where
+ * the kernel maps the executable before anything else the loader adds. */
 static int
-collect_cxx_exception(struct capture_state *st)
+collect_exe(struct btc_capture *c)
 {
-    const struct btc_crash_record *rec = st->rec;
-    int r;
+    const char *line = c->maps, *end = c->maps + c->maps_len;
+    int r = btc_unwind_exe_path(c->rec.pid, &c->exe_path);
 
-    if (rec->signo != SIGABRT || rec->cxx_tinfo == 0)
-        return 0;
-    r = btc_unwind_cxx_exception(st->dwfl, &st->mem, rec->cxx_object, rec->cxx_tinfo,
-                                 &st->c->cxx_type, &st->c->cxx_what);
+    if (r == -ENOMEM)
+        return r;
+    while (r < 0 && line && line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line)), *path;
+        size_t len;
+
+        len = (size_t)((nl ? nl : end) - line);
+        path = memchr(line, '/', len);
+        if (path) {
+            c->exe_path = strndup(path, len - (size_t)(path - line));
+            if (!c->exe_path)
+                return -ENOMEM;
+            r = 0;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    r = btc_unwind_exe_comment(c->rec.pid, c->exe_path, &c->lang_version);
     return r == -ENOMEM ? r : 0;
 }
 
-static void
-keep_cxx_exception(struct btc_capture *c)
-{
-    const struct btc_thread *t;
-
-    if (!c->cxx_type)
-        return;
-    t = &c->threads[c->fault_thread];
-    for (size_t i = 0; i < t->nframes; i++)
-        if (btc_unwind_cxx_is_throw_frame(t->frames[i].func))
-            return;
-    free(c->cxx_type);
-    free(c->cxx_what);
-    c->cxx_type = NULL;
-    c->cxx_what = NULL;
-}
-
+/* The record's copy of the map when it has one (taken in the crashed
+ * process, so it is exact even if the helper may not read the process's
+ * /proc), else /proc/PID/maps. */
 static int
-collect_process_facts(struct btc_capture *c)
+collect_maps(struct btc_capture_session *s, const char *maps, size_t maps_len)
 {
-    int r;
+    struct btc_capture *c = s->c;
+    char path[64];
 
-    r = btc_unwind_exe_path(c->pid, &c->exe_path);
-    if (r == -ENOMEM)
-        return r;
-    r = btc_unwind_exe_comment(c->pid, &c->lang_version);
-    if (r == -ENOMEM)
-        return r;
-    return 0;
+    if (maps && maps_len > 0) {
+        c->maps = malloc(maps_len + 1);
+        if (!c->maps)
+            return -ENOMEM;
+        memcpy(c->maps, maps, maps_len);
+        c->maps[maps_len] = '\0';
+        c->maps_len = maps_len;
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/maps", c->rec.pid);
+    return btc_file_read_at(AT_FDCWD, path, MAPS_MAX, 0, &c->maps, &c->maps_len);
 }
 
 static void
-capture_state_done(struct capture_state *st)
+say(char *why, size_t size, const char *what, int err)
 {
-    btc_unwind_tracees_detach(&st->tracees);
-    if (st->dwfl)
-        dwfl_end(st->dwfl);
-    btc_unwind_mem_done(&st->mem);
-    if (st->raw)
-        for (size_t i = 0; i < st->ntids; i++)
-            btc_unwind_raw_stack_free(&st->raw[i]);
-    free(st->raw);
-    free(st->tids);
+    if (size > 0)
+        snprintf(why, size, "%s: %s", what, strerror(-err));
 }
 
 int
-btc_unwind_capture(const struct btc_crash_record *rec, const void *stack,
-                   struct btc_capture **ret_capture)
+btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const char *maps,
+                  size_t maps_len, struct btc_capture_session **ret, char *why, size_t size)
 {
-    struct capture_state st = {.rec = rec, .stack = stack};
+    struct btc_capture_session *s;
+    struct btc_raw_thread *t;
     struct btc_capture *c;
     int r;
 
-    if (!rec || !ret_capture || rec->magic != BTC_RECORD_MAGIC || rec->pid <= 0 || rec->tid <= 0)
+    if (!rec || !ret || rec->magic != BTC_RECORD_MAGIC || rec->pid <= 0 || rec->tid <= 0)
         return -EINVAL;
-    if (!stack || rec->stack_len > BTC_STACK_SNAPSHOT_MAX)
-        st.stack = NULL; /* unwind from process memory alone */
-    c = calloc(1, sizeof(*c));
-    if (!c)
+    s = calloc(1, sizeof(*s));
+    if (!s)
         return -ENOMEM;
-    st.c = c;
-    c->pid = rec->pid;
-    plan_deadlines(&st);
+    c = s->c = calloc(1, sizeof(*c));
+    if (!c) {
+        free(s);
+        return -ENOMEM;
+    }
+    s->rec = rec;
+    s->stack = stack && rec->stack_len <= BTC_STACK_SNAPSHOT_MAX ? stack : NULL;
+    c->rec = *rec;
+    c->ptrace_ok = false;
+    /* A missing random source is no reason to lose the crash; a uuid is
+     * still needed to store it. */
+    if (btc_uuid_v4(c->uuid) < 0)
+        snprintf(c->uuid, sizeof(c->uuid), "00000000-0000-4000-8000-%04x%08x",
+                 (unsigned)rec->pid & 0xffff, (unsigned)(rec->fault_time_ns / 1000000000));
 
-    /* Stop first: every moment the other threads run, their stacks move on
-     * from where they were at the crash. */
-    r = stop_threads(&st);
+    r = collect_maps(s, maps, maps_len);
+    if (r == -ENOMEM)
+        goto fail;
+    /* The live map first: libdwfl then also finds the vDSO through the
+     * process's auxv. The record's copy when the helper may not read it. */
+    r = btc_unwind_dwfl_open(rec->pid, NULL, 0, &s->dwfl);
+    if (r < 0 && r != -ENOMEM && c->maps)
+        r = btc_unwind_dwfl_open(rec->pid, c->maps, c->maps_len, &s->dwfl);
+    if (r < 0) {
+        say(why, size, "could not read its memory map", r);
+        goto fail;
+    }
+    r = btc_unwind_modules_list(s->dwfl, &c->modules, &c->nmodules);
     if (r < 0)
         goto fail;
-    r = btc_unwind_dwfl_open(rec->pid, &st.dwfl);
-    if (r < 0)
-        goto fail;
-    r = unwind_threads(&st);
-    if (r < 0)
-        goto fail;
-    r = collect_abort_message(&st);
-    if (r < 0)
-        goto fail;
-    r = collect_cxx_exception(&st);
-    if (r < 0)
-        goto fail;
-    /* Symbolication needs files only; let the process go on to its end. */
-    btc_unwind_tracees_detach(&st.tracees);
 
-    r = btc_unwind_modules_list(st.dwfl, &c->modules, &c->nmodules);
-    if (r < 0)
-        goto fail;
-    c->threads = calloc(st.ntids, sizeof(*c->threads));
-    if (!c->threads) {
+    btc_unwind_mem_init(&s->mem, rec->pid, 0, s->stack, rec->stack_start, rec->stack_len);
+    s->walker = (struct btc_unwind_walker){.rec = rec, .mem = &s->mem};
+    t = add_thread(s, rec->tid);
+    if (!t) {
         r = -ENOMEM;
         goto fail;
     }
-    for (size_t i = 0; i < st.ntids; i++) {
-        c->nthreads = i + 1;
-        r = symbolize_thread(&st, i, &c->threads[i]);
-        if (r < 0)
-            goto fail;
+    t->fault = true;
+    c->fault_thread = 0;
+    if (btc_unwind_walk_attach(s->dwfl, &s->walker) < 0) {
+        snprintf(why, size, "dwfl_attach_state: %s", dwfl_errmsg(-1));
+        r = -EINVAL;
+        goto fail;
     }
-    c->fault_thread = st.fault_idx;
-    keep_cxx_exception(c);
-    r = collect_process_facts(c);
+    r = unwind_thread(s, t);
     if (r < 0)
         goto fail;
-    capture_state_done(&st);
-    *ret_capture = c;
+    r = collect_abort_facts(s);
+    if (r == 0)
+        r = collect_exe(c);
+    if (r == 0)
+        r = btc_sysinfo_collect(rec->pid, c->exe_path, &c->facts);
+    if (r < 0)
+        goto fail;
+    *ret = s;
     return 0;
 fail:
-    capture_state_done(&st);
-    btc_capture_free(c);
+    if (r == -ENOMEM)
+        say(why, size, "could not capture it", r);
+    btc_capture_session_free(s);
     return r;
 }
 
-void
-btc_capture_free(struct btc_capture *c)
+/* Why the capture lacks threads. Returns 0 or -ENOMEM. */
+static int __attribute__((format(printf, 2, 3)))
+set_ptrace_error(struct btc_capture *c, const char *fmt, ...)
 {
-    if (!c)
-        return;
-    if (c->threads) {
-        for (size_t i = 0; i < c->nthreads; i++) {
-            btc_unwind_frames_free(c->threads[i].frames, c->threads[i].nframes);
-            free(c->threads[i].name);
-            free(c->threads[i].error);
-        }
-        free(c->threads);
-    }
-    btc_unwind_modules_free(c->modules, c->nmodules);
+    va_list ap;
+    int n;
+
     free(c->ptrace_error);
-    free(c->exe_path);
-    free(c->lang_version);
-    free(c->abort_message);
-    free(c->cxx_type);
-    free(c->cxx_what);
-    free(c);
+    va_start(ap, fmt);
+    n = vasprintf(&c->ptrace_error, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        c->ptrace_error = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Stop all threads with ptrace. Without it the capture keeps the crashing
+ * thread alone, which the record's registers and stack already gave. */
+static int
+stop_threads(struct btc_capture_session *s, int64_t deadline_ns, size_t *ret_unstopped)
+{
+    const struct btc_crash_record *rec = s->rec;
+    struct btc_capture *c = s->c;
+    const char *call = NULL;
+    size_t unstopped = 0;
+    int r;
+
+    *ret_unstopped = 0;
+    if (rec->flags & BTC_RECORD_F_NOT_DUMPABLE)
+        return set_ptrace_error(c, "the process is not dumpable (it called "
+                                   "prctl(PR_SET_DUMPABLE, 0), or changed its credentials)") < 0
+                   ? -ENOMEM
+                   : 1;
+    r = btc_unwind_tracees_stop(rec->pid, deadline_ns, &s->tracees, &call);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        return set_ptrace_error(c, "%s: %s", call ? call : "ptrace",
+                                r == -EBUSY ? "every thread is traced by another process"
+                                            : strerror(-r)) < 0
+                   ? -ENOMEM
+                   : 1;
+    }
+    for (size_t i = 0; i < s->tracees.n; i++)
+        if (!s->tracees.t[i].gone && !s->tracees.t[i].stopped && s->tracees.t[i].tid != rec->tid)
+            unstopped++;
+    *ret_unstopped = unstopped;
+    return 0;
+}
+
+int
+btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
+                   int64_t unwind_deadline_ns)
+{
+    const struct btc_crash_record *rec = s->rec;
+    struct btc_capture *c = s->c;
+    const struct btc_unwind_tracee *peek;
+    size_t unstopped, unwound = 0, skipped = 0, unseized, busy;
+    int r;
+
+    if (s->others_done)
+        return 0;
+    s->others_done = true;
+    r = stop_threads(s, stop_deadline_ns, &unstopped);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    /* Words the stopped threads hold, and what process_vm_readv cannot
+     * read, come through PTRACE_PEEKDATA from now on. */
+    peek = btc_unwind_tracees_find(&s->tracees, rec->tid);
+    for (size_t i = 0; i < s->tracees.n && !peek; i++)
+        peek = btc_unwind_tracees_find(&s->tracees, s->tracees.t[i].tid);
+    s->mem.peek_tid = peek ? peek->tid : 0;
+    /* What process_vm_readv could not read before (it may be refused while
+     * PTRACE_PEEKDATA works): the abort message and the C++ exception. */
+    if (peek && !c->abort_message && !c->cxx_type) {
+        r = collect_abort_facts(s);
+        if (r < 0)
+            return r;
+    }
+
+    for (size_t i = 0; i < s->tracees.n; i++) {
+        const struct btc_unwind_tracee *tr = &s->tracees.t[i];
+        struct btc_raw_thread *t;
+
+        if (tr->tid == rec->tid || tr->gone || !tr->stopped)
+            continue;
+        if (unwound >= BTC_CAPTURE_MAX_THREADS) {
+            skipped++;
+            continue;
+        }
+        t = add_thread(s, tr->tid);
+        if (!t)
+            return -ENOMEM;
+        unwound++;
+        /* A deep or corrupt stack in one thread must not cost the report. */
+        if (btc_unwind_now_ns() >= unwind_deadline_ns) {
+            t->truncated = true;
+            t->error = strdup("not unwound: capture deadline reached");
+            if (!t->error)
+                return -ENOMEM;
+            r = btc_unwind_thread_name(rec->pid, t->tid, &t->name);
+            if (r == -ENOMEM)
+                return r;
+            continue;
+        }
+        r = unwind_thread(s, t);
+        if (r < 0)
+            return r;
+    }
+    unseized = s->tracees.nunseized;
+    busy = s->tracees.nbusy;
+    /* Symbolication needs files only: let the process go on to its end. */
+    btc_unwind_tracees_detach(&s->tracees);
+
+    c->ptrace_ok = unstopped == 0 && unseized == 0 && skipped == 0;
+    if (unstopped > 0)
+        return set_ptrace_error(c, "ptrace(PTRACE_INTERRUPT): %zu thread(s) did not stop in time",
+                                unstopped);
+    if (unseized > 0)
+        return set_ptrace_error(c,
+                                "ptrace(PTRACE_SEIZE): %zu thread(s) could not be seized, %zu of "
+                                "them traced by another process",
+                                unseized, busy);
+    if (skipped > 0)
+        return set_ptrace_error(c, "%zu thread(s) left out: a report holds at most %d", skipped,
+                                BTC_CAPTURE_MAX_THREADS);
+    return 0;
 }

@@ -1,6 +1,9 @@
-/* capture: stop and unwind every thread of a crashed process, symbolicated
- * with libdw. Helper process only: it runs while the crashed process waits
- * in its signal handler. */
+/* capture: everything the report needs from the crashed process itself,
+ * read while it still exists: the threads' raw frames (pcs, no names), the
+ * module map, the abort message or C++ exception, and the /proc facts. The
+ * result, struct btc_capture, is plain data: symbol/ turns its pcs into
+ * names with the files alone, report/ turns both into JSON, and
+ * capture_json.c writes it out and reads it back. Helper process only. */
 #ifndef BTCRASH_CAPTURE_H
 #define BTCRASH_CAPTURE_H
 
@@ -8,84 +11,128 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <elfutils/libdwfl.h>
+#include <jansson.h>
+
 #include "crash_record.h"
 
-struct btc_frame {
-    uint64_t pc;        /* the return address or faulting pc, as found on the stack */
-    char *func;         /* demangled; NULL when unknown */
-    char *file;         /* as the debug information names it; NULL when unknown */
-    int line;           /* 0 when unknown */
-    int column;         /* 0 when unknown */
-    const char *module; /* borrowed from btc_capture.modules[].path; NULL when unmapped */
-    bool inlined;       /* an inlined call, shown as a frame of its own */
+/* Frames kept per thread; a deeper stack is cut and marked truncated. */
+#define BTC_UNWIND_MAX_FRAMES 1024
+/* Threads unwound besides the crashing one; the others are listed as
+ * missing. Thousands of idle threads would otherwise take the time the
+ * crashing thread's symbols need. */
+#define BTC_CAPTURE_MAX_THREADS 2048
+
+struct btc_raw_frame {
+    uint64_t pc;
+    bool activation; /* pc is the next instruction to run, not a return address */
 };
 
-struct btc_thread {
+struct btc_raw_thread {
     int tid;
-    char *name;               /* /proc/PID/task/TID/comm */
-    bool fault;               /* the crashing thread */
-    bool truncated;           /* the frame cap or an unwind error stopped the walk */
-    char *error;              /* why the walk stopped early, or NULL */
-    struct btc_frame *frames; /* innermost first */
+    char *name;     /* /proc/PID/task/TID/comm, or NULL */
+    bool fault;     /* the crashing (for an API report: the calling) thread */
+    bool truncated; /* the frame cap, an unwind error or the deadline stopped the walk */
+    char *error;    /* why the walk stopped early, or NULL */
+    struct btc_raw_frame *frames; /* innermost first */
     size_t nframes;
 };
 
 struct btc_module {
     uint64_t start;
     uint64_t size;
-    char *path;       /* code_file */
-    char *build_id;   /* lowercase hex, or NULL */
-    char *debug_file; /* where DWARF was found (may equal path), or NULL */
+    char *path;     /* code_file */
+    char *build_id; /* lowercase hex, or NULL */
+    /* Filled by the symbol stage (btc_symbols_modules): where DWARF was
+     * found (may equal path), or NULL. */
+    char *debug_file;
     bool debug_file_exists;
 };
 
 struct btc_capture {
-    int pid;
-    bool ptrace_ok;     /* all threads were stopped and unwound */
-    char *ptrace_error; /* why not, when !ptrace_ok (e.g. "ptrace: Operation not permitted") */
-    char *exe_path;     /* /proc/PID/exe */
-    char *lang_version; /* the executable's .comment, e.g. "GCC: (Debian 12.2.0-14) 12.2.0", or NULL
-                         */
-    size_t fault_thread; /* index into threads[] */
-    struct btc_thread *threads;
+    struct btc_crash_record rec; /* the record's header, copied */
+    char uuid[37];               /* the report's, fixed once for all its versions */
+    bool ptrace_ok;              /* every thread was stopped and unwound */
+    char *ptrace_error;          /* why not, when !ptrace_ok */
+    char *exe_path;              /* or NULL */
+    char *lang_version;          /* the executable's .comment, or NULL */
+    size_t fault_thread;         /* index into threads[] */
+    struct btc_raw_thread *threads;
     size_t nthreads;
-    struct btc_module *modules;
+    struct btc_module *modules; /* sorted by start */
     size_t nmodules;
+    /* The memory map as /proc/PID/maps text: what symbol/ reopens the
+     * modules from. */
+    char *maps;
+    size_t maps_len;
     /* For a SIGABRT the process raised itself: the text glibc printed before
-     * aborting (assert, malloc check, fortify, stack protector), read from
-     * libc's __abort_msg, without its trailing newline and at most
-     * BTC_UNWIND_ABORT_MSG_MAX bytes; raw bytes, not necessarily UTF-8.
-     * NULL for other signals, a plain abort(), or when it cannot be read. */
+     * aborting (raw bytes, at most BTC_UNWIND_ABORT_MSG_MAX), or NULL. */
     char *abort_message;
-    /* For a SIGABRT that an uncaught C++ exception caused (the crashing
-     * thread's stack shows std::terminate or __cxa_throw, and the record
-     * names the exception the thread last threw): the exception's type,
-     * demangled ("std::runtime_error"), and its what() for types derived
-     * from std::runtime_error or std::logic_error (raw bytes, at most
-     * BTC_UNWIND_CXX_WHAT_MAX). NULL when unknown. */
+    /* The last C++ exception the crashing thread threw, when the record named
+     * one: its demangled type and what() (raw bytes), or NULL. Only a report
+     * whose symbolicated stack shows the throw trusts them (report.c). */
     char *cxx_type;
     char *cxx_what;
+    /* The /proc facts (sysinfo.h): {"attributes": {...}, "argv": [...],
+     * "exe": ..., "cwd": ...}. Never NULL once captured. */
+    json_t *facts;
 };
 
-#define BTC_UNWIND_MAX_FRAMES 1024
+/* The session: the capture being made and what making it holds (the
+ * stopped threads, the libdwfl session, the memory reader). */
+struct btc_capture_session;
 
 /**
- * Capture the crashed process described by @rec. With ptrace it stops and
- * unwinds every thread; without it, only the crashing thread, from @stack (the
- * record's copy of @rec->stack_len bytes at @rec->stack_start) and the
- * record's registers. The crashing thread always starts at the record's pc,
- * so btcrash's own handler frames never show. Threads are resumed (detached)
- * before return.
+ * Start capturing the process of @rec: open its modules from the record's
+ * memory map (@maps, @maps_len bytes), or from /proc/PID/maps when the
+ * record has none, and unwind the crashing thread from the record's
+ * registers and stack copy @stack. Reads the abort message, the C++
+ * exception and the /proc facts. Nothing is stopped yet: this is the part
+ * that needs neither ptrace nor /proc/PID/mem, so it works for a
+ * non-dumpable process too.
  *
- * Returns: 0 and *ret_capture (free with btc_capture_free), -ENOMEM, or
- *          another -errno when not even the crashing thread could be unwound.
- * Borrows: @rec and @stack.
- * Context: helper process.
+ * Returns: 0 and *ret (free with btc_capture_session_free), -ENOMEM, or
+ *          -errno when not even the crashing thread's frames could be had;
+ *          @why (@size bytes) then says why in words.
+ * Borrows: @rec, @stack and @maps, which must outlive the session.
  */
-int btc_unwind_capture(const struct btc_crash_record *rec, const void *stack,
-                       struct btc_capture **ret_capture);
+int btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const char *maps,
+                      size_t maps_len, struct btc_capture_session **ret, char *why, size_t size);
 
-/** Frees a capture; accepts NULL and half-built captures. */
+/**
+ * Stop the other threads with ptrace until @stop_deadline_ns, unwind them
+ * (at most BTC_CAPTURE_MAX_THREADS) until @unwind_deadline_ns, then let
+ * them go. Threads not unwound in time keep no frames and say why. When the
+ * process cannot be traced (not dumpable, credentials changed, Yama,
+ * seccomp) the capture keeps the crashing thread alone and says why in
+ * ptrace_error. Call at most once.
+ *
+ * Returns: 0, or -ENOMEM.
+ */
+int btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
+                       int64_t unwind_deadline_ns);
+
+/** The capture so far; owned by @s. Not const: the symbol stage notes the
+ * modules' debug files in it. */
+struct btc_capture *btc_capture_get(const struct btc_capture_session *s);
+
+/** The libdwfl session the capture unwound with, for symbol/ to reuse. */
+Dwfl *btc_capture_dwfl(const struct btc_capture_session *s);
+
+/** Release everything, stopped threads included; accepts NULL. */
+void btc_capture_session_free(struct btc_capture_session *s);
+
+/** Frees a capture made by btc_capture_from_json; accepts NULL. */
 void btc_capture_free(struct btc_capture *c);
+
+/**
+ * The capture as JSON, and back: what a stored capture holds, so that it can
+ * be symbolicated later, elsewhere, or again.
+ *
+ * Returns: a new reference or NULL (out of memory); 0 and *ret, -ENOMEM, or
+ *          -EINVAL when @j is not a capture.
+ */
+json_t *btc_capture_to_json(const struct btc_capture *c);
+int btc_capture_from_json(json_t *j, struct btc_capture **ret);
 
 #endif

@@ -25,16 +25,6 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 
 #define SI_VTABLE_SYM "_ZTVN10__cxxabiv120__si_class_type_infoE"
 
-bool
-btc_unwind_cxx_is_throw_frame(const char *func)
-{
-    if (!func)
-        return false;
-    return strcmp(func, "__cxa_throw") == 0 || strncmp(func, "std::terminate(", 15) == 0 ||
-           strcmp(func, "std::terminate") == 0 ||
-           strncmp(func, "__cxxabiv1::__terminate(", 24) == 0;
-}
-
 struct find_ctx {
     uint64_t addr;
     bool found;

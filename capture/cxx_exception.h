@@ -18,13 +18,6 @@
 #define BTC_UNWIND_CXX_WHAT_MAX 4096u
 
 /**
- * Whether a frame's function (as symbolicated, demangled) shows that an
- * exception is being thrown or has ended the program: __cxa_throw,
- * std::terminate, __cxxabiv1::__terminate. @func may be NULL.
- */
-bool btc_unwind_cxx_is_throw_frame(const char *func);
-
-/**
  * Read the exception at @object of type @tinfo in @dwfl's process, whose
  * memory @mem reads: its demangled type name and, for types derived from
  * std::runtime_error or std::logic_error by single inheritance (as libstdc++

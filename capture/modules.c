@@ -1,6 +1,10 @@
 /* modules: see modules.h. */
 #include "modules.h"
 
+#include <stdio.h>
+
+#include "clock.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,10 +22,13 @@ static const Dwfl_Callbacks g_proc_callbacks = {
     .debuginfo_path = &g_debuginfo_path,
 };
 
+/* Report the modules of @pid from /proc/PID/maps, or, when @maps is given,
+ * from that text instead (the record's copy, or a stored capture's). */
 int
-btc_unwind_dwfl_open(int pid, Dwfl **ret_dwfl)
+btc_unwind_dwfl_open(int pid, const char *maps, size_t maps_len, Dwfl **ret_dwfl)
 {
     Dwfl *dwfl;
+    FILE *f = NULL;
     int r;
 
     /* dwfl_standard_find_debuginfo would ask debuginfod servers over the
@@ -31,7 +38,17 @@ btc_unwind_dwfl_open(int pid, Dwfl **ret_dwfl)
     if (!dwfl)
         return -ENOMEM;
     dwfl_report_begin(dwfl);
-    r = dwfl_linux_proc_report(dwfl, pid);
+    if (maps) {
+        f = fmemopen((void *)maps, maps_len, "r");
+        if (!f) {
+            r = -errno;
+            goto fail;
+        }
+        r = dwfl_linux_proc_maps_report(dwfl, f);
+        fclose(f);
+    } else {
+        r = dwfl_linux_proc_report(dwfl, pid);
+    }
     if (r != 0) {
         /* A positive errno from opening /proc/PID/maps, or -1 from libdwfl. */
         r = r > 0 ? (r == ENOENT ? -ESRCH : -r) : -ENOMEM;
@@ -94,13 +111,50 @@ clear_module(struct btc_module *m)
 }
 
 static int
+compare_start(const void *a, const void *b)
+{
+    const struct btc_module *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The index of the module starting at @start in the sorted @modules, plus
+ * one, or 0. */
+static uintptr_t
+index_of(const struct btc_module *modules, size_t n, uint64_t start)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (modules[mid].start == start)
+            return mid + 1;
+        if (modules[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int
+set_index(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
+{
+    const struct list_ctx *ctx = arg;
+
+    (void)mod;
+    (void)name;
+    *userdata = (void *)index_of(ctx->v, ctx->n, start);
+    return DWARF_CB_OK;
+}
+
+static int
 list_one(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
 {
     struct list_ctx *ctx = arg;
     struct btc_module *m;
-    const char *debugfile = NULL;
     Dwarf_Addr end = 0, bias;
-    Dwarf *dw;
 
     if (ctx->n == ctx->cap) {
         size_t cap = ctx->cap ? ctx->cap * 2 : 64;
@@ -113,26 +167,18 @@ list_one(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, 
     }
     m = &ctx->v[ctx->n];
     *m = (struct btc_module){0};
-    /* Loading the ELF reads the build-id; asking for DWARF runs the debuginfo
-     * search, after which dwfl_module_info names the file it found. */
+    /* Loading the ELF reads the build-id; the search for DWARF is the
+     * symbol stage's (btc_unwind_modules_debuginfo). */
+    (void)userdata;
     dwfl_module_getelf(mod, &bias);
-    dw = dwfl_module_getdwarf(mod, &bias);
-    dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, &debugfile);
+    dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
     m->start = start;
     m->size = end > start ? end - start : 0;
     m->path = strdup(display_name(name ? name : ""));
     if (!m->path)
         goto nomem;
     m->build_id = build_id_hex(mod);
-    if (dw) {
-        m->debug_file = strdup(debugfile ? debugfile : m->path);
-        if (!m->debug_file)
-            goto nomem;
-        m->debug_file_exists = true;
-    }
     ctx->n++;
-    /* The index, offset by one so that 0 keeps meaning "not listed". */
-    *userdata = (void *)(uintptr_t)ctx->n;
     return DWARF_CB_OK;
 nomem:
     if (ctx->n < ctx->cap)
@@ -151,9 +197,70 @@ btc_unwind_modules_list(Dwfl *dwfl, struct btc_module **ret_modules, size_t *ret
         btc_unwind_modules_free(ctx.v, ctx.n);
         return ctx.r;
     }
+    if (ctx.n > 1)
+        qsort(ctx.v, ctx.n, sizeof(*ctx.v), compare_start);
+    btc_unwind_modules_index(dwfl, ctx.v, ctx.n);
     *ret_modules = ctx.v;
     *ret_n = ctx.n;
     return 0;
+}
+
+void
+btc_unwind_modules_index(Dwfl *dwfl, const struct btc_module *modules, size_t n)
+{
+    struct list_ctx ctx = {.v = (struct btc_module *)modules, .n = n};
+
+    dwfl_getmodules(dwfl, set_index, &ctx, 0);
+}
+
+struct debuginfo_ctx {
+    struct btc_module *v;
+    size_t n;
+    int64_t deadline_ns;
+    int r;
+};
+
+static int
+find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
+{
+    struct debuginfo_ctx *ctx = arg;
+    uintptr_t idx = (uintptr_t)*userdata;
+    const char *debugfile = NULL;
+    struct btc_module *m;
+    Dwarf_Addr bias;
+
+    (void)name;
+    (void)start;
+    if (idx < 1 || idx > ctx->n)
+        return DWARF_CB_OK;
+    if (ctx->deadline_ns > 0 && btc_unwind_now_ns() >= ctx->deadline_ns) {
+        ctx->r = 1;
+        return DWARF_CB_ABORT;
+    }
+    m = &ctx->v[idx - 1];
+    if (m->debug_file)
+        return DWARF_CB_OK;
+    /* Asking for DWARF runs the debuginfo search, after which
+     * dwfl_module_info names the file it found. */
+    if (!dwfl_module_getdwarf(mod, &bias))
+        return DWARF_CB_OK;
+    dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+    m->debug_file = strdup(debugfile ? debugfile : m->path);
+    if (!m->debug_file) {
+        ctx->r = -ENOMEM;
+        return DWARF_CB_ABORT;
+    }
+    m->debug_file_exists = true;
+    return DWARF_CB_OK;
+}
+
+int
+btc_unwind_modules_debuginfo(Dwfl *dwfl, struct btc_module *modules, size_t n, int64_t deadline_ns)
+{
+    struct debuginfo_ctx ctx = {.v = modules, .n = n, .deadline_ns = deadline_ns};
+
+    dwfl_getmodules(dwfl, find_debuginfo, &ctx, 0);
+    return ctx.r;
 }
 
 const char *

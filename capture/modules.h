@@ -11,19 +11,36 @@
 #include "capture.h"
 
 /**
- * Start a Dwfl for @pid and report its modules from /proc/PID/maps.
+ * Start a Dwfl for @pid and report its modules from /proc/PID/maps, or from
+ * @maps (@maps_len bytes of the same format) when it is not NULL: the
+ * handler's copy, for a process whose maps the helper may not read, or a
+ * stored capture's.
  * Returns: 0 and *ret_dwfl (dwfl_end it), -ENOMEM, -ESRCH when the process is
  *          gone, or another -errno.
  */
-int btc_unwind_dwfl_open(int pid, Dwfl **ret_dwfl);
+int btc_unwind_dwfl_open(int pid, const char *maps, size_t maps_len, Dwfl **ret_dwfl);
 
 /**
- * List @dwfl's modules, loading each one's ELF and looking for its DWARF, and
- * remember each module's index for btc_unwind_module_path.
+ * List @dwfl's modules sorted by start, loading each one's ELF (for its
+ * build-id) but not its DWARF, and remember each module's index for
+ * btc_unwind_module_path.
  * Returns: 0 and *ret_modules / *ret_n (free with btc_unwind_modules_free), or
  *          -ENOMEM.
  */
 int btc_unwind_modules_list(Dwfl *dwfl, struct btc_module **ret_modules, size_t *ret_n);
+
+/** Remember, in each module of @dwfl, its index in @modules (sorted by
+ * start, as btc_unwind_modules_list makes them) for btc_unwind_module_path. */
+void btc_unwind_modules_index(Dwfl *dwfl, const struct btc_module *modules, size_t n);
+
+/**
+ * Look for each indexed module's DWARF (its own, or a separate debug file by
+ * build-id or .gnu_debuglink) and note it in debug_file and
+ * debug_file_exists, until @deadline_ns (CLOCK_MONOTONIC; 0: none).
+ * Returns: 0, 1 when the deadline stopped the search, or -ENOMEM.
+ */
+int btc_unwind_modules_debuginfo(Dwfl *dwfl, struct btc_module *modules, size_t n,
+                                 int64_t deadline_ns);
 
 /** @mod's path in @modules (as listed for the same Dwfl), or NULL. */
 const char *btc_unwind_module_path(Dwfl_Module *mod, const struct btc_module *modules, size_t n);

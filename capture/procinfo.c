@@ -73,7 +73,7 @@ first_string(const char *buf, size_t size, char **ret)
 }
 
 int
-btc_unwind_exe_comment(int pid, char **ret_comment)
+btc_unwind_exe_comment(int pid, const char *exe_path, char **ret_comment)
 {
     char path[64];
     Elf_Data *data;
@@ -82,9 +82,12 @@ btc_unwind_exe_comment(int pid, char **ret_comment)
     int fd, r;
 
     /* Through /proc/PID/exe, which still opens when the file was replaced
-     * or deleted since the process started. */
+     * or deleted since the process started; by its path when the helper
+     * may not follow that link (a non-dumpable process). */
     snprintf(path, sizeof(path), "/proc/%d/exe", pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && exe_path)
+        fd = open(exe_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -errno;
     elf_version(EV_CURRENT);

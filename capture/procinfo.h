@@ -12,11 +12,13 @@ int btc_unwind_exe_path(int pid, char **ret_path);
 
 /**
  * The first string of the executable's .comment section, i.e. the compiler
- * that built it, e.g. "GCC: (Debian 12.2.0-14) 12.2.0".
+ * that built it, e.g. "GCC: (Debian 12.2.0-14) 12.2.0". Read through
+ * /proc/PID/exe, or from @exe_path (may be NULL) when that link cannot be
+ * opened.
  * Returns: 0 and *ret_comment (free it), -ENODATA when there is no such
  *          section, -ENOMEM, or another -errno.
  */
-int btc_unwind_exe_comment(int pid, char **ret_comment);
+int btc_unwind_exe_comment(int pid, const char *exe_path, char **ret_comment);
 
 /**
  * /proc/PID/task/TID/comm without its newline.

@@ -16,8 +16,8 @@
 
 #include "fileio.h"
 #include "json_util.h"
-#include "signals.h"
 #include "uuid.h"
+#include "path.h"
 
 /* /proc/PID/cmdline can be as large as ARG_MAX allows; a bounded read keeps
  * a hostile argv from exhausting the helper. */
@@ -85,14 +85,6 @@ btc_sysinfo_argv(int pid, json_t **ret_argv)
     free(data);
     *ret_argv = argv;
     return 0;
-}
-
-static const char *
-basename_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    return slash ? slash + 1 : path;
 }
 
 /* "Name:   value kB" lines of /proc/meminfo and /proc/PID/status. */
@@ -293,29 +285,23 @@ add_descriptor_count(json_t *attrs, int pid)
 }
 
 static int
-add_process(json_t *attrs, const struct btc_crash_record *rec, const struct btc_capture *cap)
+add_process(json_t *attrs, int pid, const char *exe_path, const char *cwd)
 {
-    char *exe = NULL, *cwd = NULL;
-    const char *exe_path = cap ? cap->exe_path : NULL;
     int r;
 
-    if (!exe_path && btc_sysinfo_readlink(rec->pid, "exe", &exe) == 0)
-        exe_path = exe;
-    r = btc_json_set_int(attrs, "process.id", rec->pid);
+    r = btc_json_set_int(attrs, "process.id", pid);
     if (r == 0 && exe_path)
-        r = btc_json_set_str(attrs, "application", basename_of(exe_path));
-    if (r == 0 && btc_sysinfo_readlink(rec->pid, "cwd", &cwd) == 0)
+        r = btc_json_set_str(attrs, "application", btc_basename(exe_path));
+    if (r == 0 && cwd)
         r = btc_json_set_str(attrs, "process.cwd", cwd);
-    free(exe);
-    free(cwd);
     if (r == 0)
-        r = add_process_age(attrs, rec->pid);
+        r = add_process_age(attrs, pid);
     if (r == 0)
-        r = add_descriptor_count(attrs, rec->pid);
+        r = add_descriptor_count(attrs, pid);
     if (r == 0) {
         char path[64];
 
-        snprintf(path, sizeof(path), "/proc/%d/status", rec->pid);
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
         r = add_kv_file(attrs, path, g_status);
     }
     return r;
@@ -351,71 +337,44 @@ add_machine(json_t *attrs)
     return r;
 }
 
-static int
-add_fault(json_t *attrs, const struct btc_crash_record *rec, const struct btc_capture *cap)
-{
-    const char *sig = btc_sig_name(rec->signo), *code = btc_sig_code_name(rec->signo, rec->si_code);
-    char msg[256], num[32];
-
-    btc_sig_describe(rec, msg, sizeof(msg));
-    /* An uncaught exception, or the text glibc printed, says more than the
-     * signal that followed it. */
-    if (btc_json_set_str(attrs, "error.type", "Crash") < 0)
-        return -ENOMEM;
-    if (cap && cap->cxx_type) {
-        char *text = NULL;
-        int r;
-
-        if (cap->cxx_what && asprintf(&text, "%s: %s", cap->cxx_type, cap->cxx_what) < 0)
-            return -ENOMEM;
-        r = btc_json_set_str(attrs, "error.message", text ? text : cap->cxx_type);
-        free(text);
-        if (r < 0)
-            return -ENOMEM;
-    } else if (btc_json_set_str(attrs, "error.message",
-                                cap && cap->abort_message ? cap->abort_message : msg) < 0) {
-        return -ENOMEM;
-    }
-    if (!sig) {
-        snprintf(num, sizeof(num), "%d", rec->signo);
-        sig = num;
-    }
-    if (btc_json_set_str(attrs, "signal", sig) < 0)
-        return -ENOMEM;
-    if (!code) {
-        snprintf(num, sizeof(num), "%d", rec->si_code);
-        code = num;
-    }
-    if (btc_json_set_str(attrs, "signal.code", code) < 0)
-        return -ENOMEM;
-    if (btc_sig_has_address(rec->signo, rec->si_code) &&
-        btc_json_set_hex(attrs, "fault.address", rec->fault_address) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
 int
-btc_sysinfo_attributes(json_t *attrs, const struct btc_crash_record *rec,
-                       const struct btc_capture *cap)
+btc_sysinfo_collect(int pid, const char *exe_path, json_t **ret_facts)
 {
     char session[BTC_UUID_STR_LEN + 1];
-    int r;
+    json_t *facts = json_object(), *attrs = json_object(), *argv = NULL;
+    char *cwd = NULL;
+    int r = -ENOMEM;
 
-    /* An API report is no crash: its error.* are the report's own. */
-    r = rec->flags & BTC_RECORD_F_API ? 0 : add_fault(attrs, rec, cap);
-    if (r == 0)
-        r = add_process(attrs, rec, cap);
+    if (!facts || !attrs || btc_json_set(facts, "attributes", json_incref(attrs)) < 0)
+        goto out;
+    (void)btc_sysinfo_readlink(pid, "cwd", &cwd);
+    r = add_process(attrs, pid, exe_path, cwd);
     if (r == 0)
         r = add_machine(attrs);
     if (r < 0)
-        return r;
+        goto out;
+    r = -ENOMEM;
     /* The helper lives for one crash, so there is no longer session to name:
      * a fresh random id per report, as backtrace-python draws one per
      * interpreter run. */
     if (btc_uuid_v4(session) == 0 && btc_json_set_str(attrs, "application.session", session) < 0)
-        return -ENOMEM;
+        goto out;
     if (btc_json_set_str(attrs, "backtrace.agent", "btcrash") < 0 ||
         btc_json_set_str(attrs, "backtrace.version", BTCRASH_VERSION) < 0)
-        return -ENOMEM;
-    return 0;
+        goto out;
+    /* A process already gone, or one whose /proc the helper may not read,
+     * just has fewer facts. */
+    if (btc_sysinfo_argv(pid, &argv) == 0 && btc_json_set(facts, "argv", argv) < 0)
+        goto out;
+    if ((exe_path && btc_json_set_str(facts, "exe", exe_path) < 0) ||
+        (cwd && btc_json_set_str(facts, "cwd", cwd) < 0))
+        goto out;
+    *ret_facts = facts;
+    facts = NULL;
+    r = 0;
+out:
+    free(cwd);
+    json_decref(attrs);
+    json_decref(facts);
+    return r;
 }

@@ -6,25 +6,19 @@
 
 #include <jansson.h>
 
-#include "capture.h"
-
 /**
- * Set the automatic attributes in the object @attrs: error.type,
- * error.message, application, process.*, hostname, guid, uname.*, cpu.*,
- * system.memory.*, vm.*, sched.cs.*, descriptor.count, application.session,
- * backtrace.*, signal, signal.code and fault.address. For an API report
- * (BTC_RECORD_F_API) the fault group (error.*, signal, signal.code,
- * fault.address) is left to the caller. error.message is "type: what()"
- * (or the type) of @cap's uncaught C++ exception when there is one, else
- * @cap's abort_message when there is one, else the signal's description. A value
- * that cannot be read (a
- * missing /proc file, a process already gone) is left out.
+ * The facts about process @pid and its machine that the report's attributes
+ * and "Process" annotation show, read now, while the process exists:
+ * {"attributes": {application, process.id, process.cwd, process.age,
+ * descriptor.count, process.thread.count, vm.*, sched.cs.*, hostname, guid,
+ * uname.*, cpu.*, system.memory.*, application.session, backtrace.*},
+ * "argv": [...], "exe": @exe_path, "cwd": ...}. A value that cannot be read
+ * (a missing /proc file, a process already gone or not dumpable) is left
+ * out.
  *
- * Returns: 0, or -ENOMEM (@attrs may then hold some of them).
- * Borrows: @rec, @cap (for the executable's path; may be NULL).
+ * Returns: 0 and *ret_facts (a new reference), or -ENOMEM.
  */
-int btc_sysinfo_attributes(json_t *attrs, const struct btc_crash_record *rec,
-                           const struct btc_capture *cap);
+int btc_sysinfo_collect(int pid, const char *exe_path, json_t **ret_facts);
 
 /**
  * The target of /proc/@pid/@what ("cwd", "exe"), raw bytes.

@@ -114,7 +114,7 @@ on_frame(Dwfl_Frame *frame, void *arg)
     }
     if (s->n == ctx->cap) {
         size_t cap = ctx->cap ? ctx->cap * 2 : 64;
-        struct btc_unwind_raw_frame *f;
+        struct btc_raw_frame *f;
 
         if (cap > ctx->max)
             cap = ctx->max;
@@ -126,7 +126,7 @@ on_frame(Dwfl_Frame *frame, void *arg)
         s->frames = f;
         ctx->cap = cap;
     }
-    s->frames[s->n++] = (struct btc_unwind_raw_frame){.pc = pc, .activation = activation};
+    s->frames[s->n++] = (struct btc_raw_frame){.pc = pc, .activation = activation};
     return DWARF_CB_OK;
 }
 

@@ -11,16 +11,12 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "capture.h"
 #include "crash_record.h"
 #include "memory.h"
 
-struct btc_unwind_raw_frame {
-    uint64_t pc;
-    bool activation; /* pc is the next instruction to run, not a return address */
-};
-
 struct btc_unwind_raw_stack {
-    struct btc_unwind_raw_frame *frames; /* innermost first */
+    struct btc_raw_frame *frames; /* innermost first */
     size_t n;
     bool truncated; /* the cap or an unwind error stopped the walk */
     char *error;    /* why the walk stopped early, or NULL */

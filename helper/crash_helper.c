@@ -1,7 +1,14 @@
 /* crash_helper: see crash_helper.h. Runs in the helper process while the
  * crashed process waits in its signal handler, until the record's deadline;
  * or, for a C API report, while the calling thread waits in
- * btcrash_report_send. */
+ * btcrash_report_send.
+ *
+ * Store first, improve later: a valid report is stored as soon as the
+ * crashing thread's raw frames are known, then replaced by better versions
+ * as each stage ends (the other threads, the crashing thread's symbols,
+ * the others', source context, attachments), each within its share of the
+ * time (budget.h). What the database holds when time runs out is what is
+ * sent or kept, and it says what it lacks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,20 +22,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
+#include "attachments.h"
+#include "budget.h"
 #include "capture.h"
 #include "cli.h"
 #include "clock.h"
-#include "crash_helper.h"
 #include "config.h"
+#include "crash_helper.h"
 #include "crash_record.h"
 #include "db.h"
 #include "deliver.h"
 #include "helper_api.h"
 #include "http.h"
 #include "json_util.h"
+#include "outcome.h"
 #include "print.h"
 #include "record_check.h"
 #include "report.h"
+#include "source.h"
+#include "symbols.h"
+#include "view.h"
 
 /* The crashed process inherited descriptors into us (all those without
  * close-on-exec), and blocked every signal before exec'ing us. The user data
@@ -36,12 +51,38 @@
 static void
 sanitize_process(void)
 {
+    struct rlimit lim;
     sigset_t none;
 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A write past RLIMIT_FSIZE then fails with EFBIG, which the database
+     * words, instead of killing us with the report unstored. */
+    signal(SIGXFSZ, SIG_IGN);
     close_range(BTC_USERDATA_FD + 1, ~0u, 0);
+    /* The crashed process's soft limits came along over exec; what the hard
+     * limits allow is ours to use (libdw opens every module, the database
+     * a few files per report). */
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_FSIZE, &lim);
+    }
+}
+
+/* Tell the crashed process that a report is kept: killed at its deadline
+ * from now on, we lose improvements, not the report (crash_record.h). */
+static void
+say_kept(void)
+{
+    char kept = BTC_NOTIFY_STORED;
+
+    if (write(BTC_NOTIFY_FD, &kept, 1) != 1 && errno != EBADF)
+        fprintf(stderr, "btcrash: could not notify the crashed process: %s\n", strerror(errno));
 }
 
 /* Tell the crashed process it need not wait for us any longer: it re-raises
@@ -81,286 +122,12 @@ map_record(const struct btc_crash_record **ret_rec, size_t *ret_size)
     return 0;
 }
 
-/* Time kept back from the crashed process's deadline for what follows an
- * upload: writing the state (an fsync), printing, the notification. The
- * handler kills us at the deadline itself. */
-static int64_t
-send_deadline(const struct btc_crash_record *rec, uint32_t timeout_ms)
-{
-    int64_t margin = (int64_t)timeout_ms * 1000000LL / 10;
-
-    if (margin < 50 * 1000000LL)
-        margin = 50 * 1000000LL;
-    if (margin > 300 * 1000000LL)
-        margin = 300 * 1000000LL;
-    return rec->deadline_mono_ns - margin;
-}
-
 /* Debug output of the submission: btc_http_log_fn. */
 static void
 log_stderr(const char *line, void *ctx)
 {
     (void)ctx;
     fprintf(stderr, "btcrash: %s\n", line);
-}
-
-static const char *
-basename_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    return slash ? slash + 1 : path;
-}
-
-/* The attachment files of a report, in the order they are taken: an API
- * report's own (which may contain ':'), then BACKTRACE_ATTACHMENTS. */
-struct paths {
-    char **v;
-    size_t n;
-};
-
-static void
-paths_free(struct paths *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->v[i]);
-    free(p->v);
-    p->v = NULL;
-    p->n = 0;
-}
-
-static int
-paths_add(struct paths *p, const char *path, size_t len)
-{
-    char **v = realloc(p->v, (p->n + 1) * sizeof(*v));
-
-    if (!v)
-        return -ENOMEM;
-    p->v = v;
-    p->v[p->n] = strndup(path, len);
-    if (!p->v[p->n])
-        return -ENOMEM;
-    p->n++;
-    return 0;
-}
-
-/*
- * Add @path to @p unless it leads, through any link, into this helper's own
- * /proc entry ("/proc/<our pid>/environ" holds the token): that is never
- * the user's to attach, and @refused gets a note instead.
- */
-static int
-paths_add_checked(struct paths *p, const char *path, size_t len, json_t *refused)
-{
-    char *copy = strndup(path, len), *real, own[64], note[600];
-    size_t olen;
-    bool ours;
-
-    if (!copy)
-        return -ENOMEM;
-    real = realpath(copy, NULL);
-    olen = (size_t)snprintf(own, sizeof(own), "/proc/%d", (int)getpid());
-    ours = real && strncmp(real, own, olen) == 0 && (real[olen] == '/' || real[olen] == '\0');
-    free(real);
-    if (ours) {
-        snprintf(note, sizeof(note),
-                 "attachment %.500s skipped: it is btcrash's own process, "
-                 "not the crashed one",
-                 copy);
-        free(copy);
-        return btc_json_append(refused, btc_json_str(note));
-    }
-    free(copy);
-    return paths_add(p, path, len);
-}
-
-/*
- * Add @path (@len bytes) to @p as the crashed process means it: the user
- * wrote "/proc/self/..." or "/proc/thread-self/..." (or "/dev/fd/N", which
- * is /proc/self/fd/N) about their program, not about us, so these name the
- * process @pid (thread @tid). Left as they are, they would attach the
- * helper's own files: its environment holds the token.
- */
-static int
-paths_add_for(struct paths *p, const char *path, size_t len, int pid, int tid, json_t *refused)
-{
-    static const struct {
-        const char *prefix;
-        bool thread;
-        const char *under;
-    } k_self[] = {
-        {"/proc/self/", false, ""},
-        {"/proc/thread-self/", true, ""},
-        {"/dev/fd/", false, "fd/"},
-    };
-    char *full;
-    int r, n;
-
-    for (size_t i = 0; i < sizeof(k_self) / sizeof(k_self[0]); i++) {
-        size_t plen = strlen(k_self[i].prefix);
-
-        if (len < plen || strncmp(path, k_self[i].prefix, plen) != 0)
-            continue;
-        if (k_self[i].thread)
-            n = asprintf(&full, "/proc/%d/task/%d/%s%.*s", pid, tid, k_self[i].under,
-                         (int)(len - plen), path + plen);
-        else
-            n = asprintf(&full, "/proc/%d/%s%.*s", pid, k_self[i].under, (int)(len - plen),
-                         path + plen);
-        if (n < 0)
-            return -ENOMEM;
-        r = paths_add_checked(p, full, (size_t)n, refused);
-        free(full);
-        return r;
-    }
-    return paths_add_checked(p, path, len, refused);
-}
-
-static int
-paths_collect(json_t *userdata, const char *config, int pid, int tid, json_t *refused,
-              struct paths *ret)
-{
-    struct paths p = {0};
-    json_t *v;
-    size_t i;
-
-    json_array_foreach(json_object_get(userdata, "attachments"), i, v)
-    {
-        if (paths_add_for(&p, json_string_value(v), json_string_length(v), pid, tid, refused) < 0)
-            goto fail;
-    }
-    /* Empty elements ("a::b", a trailing ':') name no file. */
-    for (const char *s = config ? config : ""; *s;) {
-        size_t len = strcspn(s, ":");
-
-        if (len > 0 && paths_add_for(&p, s, len, pid, tid, refused) < 0)
-            goto fail;
-        s += len;
-        s += *s == ':';
-    }
-    *ret = p;
-    return 0;
-fail:
-    paths_free(&p);
-    return -ENOMEM;
-}
-
-/*
- * The original files of @paths as parts, for a report that could not be
- * stored; @problems (may be NULL) gets a note for each one btc_http_submit
- * will skip. The parts point into @paths.
- */
-static int
-original_attachments(const struct paths *paths, json_t *problems,
-                     struct btc_http_attachment **ret_atts, size_t *ret_n)
-{
-    struct btc_http_attachment *atts = NULL;
-    size_t n = 0;
-
-    atts = calloc(paths->n + 1, sizeof(*atts));
-    if (!atts)
-        return -ENOMEM;
-    for (size_t k = 0; k < paths->n; k++) {
-        const char *path = paths->v[k], *name = basename_of(path);
-        const char *why = NULL;
-        struct stat st;
-        char note[512];
-        bool dup = false;
-        int fd;
-
-        for (size_t i = 0; i < n && !dup; i++)
-            dup = strcmp(atts[i].name, name) == 0;
-        if (dup) {
-            snprintf(note, sizeof(note), "attachment %s skipped: another attachment is named %s",
-                     path, name);
-            if (problems)
-                (void)btc_json_append(problems, btc_json_str(note));
-            continue;
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0)
-            why = strerror(errno);
-        else if (!S_ISREG(st.st_mode))
-            why = "not a regular file";
-        if (why) {
-            snprintf(note, sizeof(note), "attachment %s skipped: %s", path, why);
-            if (problems)
-                (void)btc_json_append(problems, btc_json_str(note));
-            if (fd >= 0)
-                close(fd);
-            continue;
-        }
-        close(fd);
-        atts[n].path = path;
-        atts[n].name = name;
-        n++;
-    }
-    *ret_atts = atts;
-    *ret_n = n;
-    return 0;
-}
-
-/* The one line a user sees without debug output: what became of a report. */
-static void
-print_outcome(const char *uuid, int err, const struct btc_http_result *res, bool stored)
-{
-    const char *keep = stored ? "kept for retry" : "lost (it could not be stored)";
-
-    if (err == -ETIMEDOUT)
-        fprintf(stderr, "btcrash: report %s %s: no time left to send it\n", uuid, keep);
-    else if (err == -EBUSY)
-        fprintf(stderr, "btcrash: report %s is being sent by another process (btcrash flush)\n",
-                uuid);
-    else if (err < 0)
-        fprintf(stderr, "btcrash: report %s %s: %s\n", uuid, keep, strerror(-err));
-    else if (res->outcome == BTC_HTTP_SENT)
-        fprintf(stderr, "btcrash: report %s sent (rxid %s)\n", uuid,
-                res->rxid[0] ? res->rxid : "unknown");
-    else if (res->outcome == BTC_HTTP_REJECTED)
-        fprintf(stderr, "btcrash: report %s rejected by the server: %s\n", uuid, res->error);
-    else
-        fprintf(stderr, "btcrash: report %s %s: %s\n", uuid, keep, res->error);
-    /* The rxid, error and note are escaped and cut already (http.h). */
-    if (err == 0 && res->note[0])
-        fprintf(stderr, "btcrash: report %s: %s\n", uuid, res->note);
-}
-
-/* Fill the API answer with the outcome of a delivery attempt (@err, @res),
- * for a report that was @stored or not. A report neither stored nor sent
- * has failed; @store_error says why it was not stored. */
-static void
-answer_delivery(struct btc_helper_answer *a, int err, const struct btc_http_result *res,
-                bool stored, const char *store_error)
-{
-    char why[512];
-
-    why[0] = '\0';
-    if (err == -ETIMEDOUT)
-        snprintf(why, sizeof(why), "no time left to send it");
-    else if (err == -EBUSY)
-        snprintf(why, sizeof(why), "it is being sent by another process");
-    else if (err < 0)
-        snprintf(why, sizeof(why), "%s", strerror(-err));
-    else if (res->outcome != BTC_HTTP_SENT)
-        snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "not accepted");
-    if (err == 0) {
-        a->http_status = res->status;
-        snprintf(a->rxid, sizeof(a->rxid), "%s", res->rxid);
-    }
-    if (err == 0 && res->outcome == BTC_HTTP_SENT)
-        a->outcome = "sent";
-    else if (!stored)
-        a->outcome = "failed";
-    else if (err == 0 && res->outcome == BTC_HTTP_REJECTED)
-        a->outcome = "rejected";
-    else
-        a->outcome = "pending";
-    if (a->outcome[0] == 's')
-        a->error[0] = '\0';
-    else if (!stored)
-        snprintf(a->error, sizeof(a->error), "%s; sending it failed: %s", store_error, why);
-    else
-        snprintf(a->error, sizeof(a->error), "%s", why);
 }
 
 struct older {
@@ -382,7 +149,7 @@ on_older(const char *uuid, int err, const struct btc_http_result *res, void *ctx
     else
         o->kept++;
     if (o->debug)
-        print_outcome(uuid, err, res, true);
+        btc_outcome_print(stderr, uuid, err, res, true);
 }
 
 /*
@@ -403,7 +170,7 @@ deliver_stored(const char *dir, const char *uuid, int claim, const struct btc_co
     r = btc_deliver_claimed(dir, uuid, cfg, 0, deadline, log, NULL, ret);
     btc_db_unclaim(claim);
     if (!quiet)
-        print_outcome(uuid, r, ret, true);
+        btc_outcome_print(stderr, uuid, r, ret, true);
     /* The server answered: worth offering it what earlier crashes left.
      * After a network error or time-out, the next attempt would fare alike.
      * Not on an API call's time: the caller is waiting, and the backlog is
@@ -436,7 +203,7 @@ deliver_direct(json_t *report, const char *uuid, const struct btc_config *cfg,
     r = btc_http_submit(cfg, json, strlen(json), atts, natts, deadline,
                         cfg->debug ? log_stderr : NULL, NULL, ret);
     if (!quiet)
-        print_outcome(uuid, r, ret, false);
+        btc_outcome_print(stderr, uuid, r, ret, false);
     free(json);
     return r;
 }
@@ -456,9 +223,10 @@ fail_line(struct btc_helper_answer *a, bool quiet, const char *fmt, ...)
         fprintf(stderr, "btcrash: %s\n", a->error);
 }
 
-/* The state a new report is stored with (db.h): pending, the endpoint it is
+/* The state a report is stored with (db.h): pending, the endpoint it is
  * made for (a hash and a redacted URL, never the token) or local mode, and
- * its attachment copies. NULL when out of memory. */
+ * its attachment copies (none yet when it is first stored). NULL when out
+ * of memory. */
 static json_t *
 initial_state(const struct btc_config *cfg, json_t *copied)
 {
@@ -482,38 +250,433 @@ initial_state(const struct btc_config *cfg, json_t *copied)
     return state;
 }
 
+/* Everything one run of the pipeline holds. */
+struct pipeline {
+    const struct btc_crash_record *rec;
+    struct btc_config cfg;
+    bool api, quiet;
+    json_t *userdata;
+    struct btc_budget budget;
+
+    struct btc_capture_session *session; /* NULL when the capture failed */
+    struct btc_capture *cap;
+    struct btc_symbols *syms;
+    struct btc_view view;
+    struct btc_source *src;
+    bool have_view;
+    /* Which improvements are in the report; the others are noted as
+     * missing in it. */
+    bool others_done, symbols_done, source_done, attachments_done;
+    size_t symbolized;       /* threads symbolicated whole */
+    char symbols_error[256]; /* why there are no symbols at all, if not time */
+
+    struct btc_helper_paths paths;
+    json_t *refused;                  /* attachment paths refused outright */
+    json_t *copied;                   /* the copies in the database, for the state */
+    json_t *problems;                 /* one line per attachment left out or cut */
+    struct btc_http_attachment *atts; /* the originals, when unstored */
+    size_t natts;
+
+    json_t *report;
+    const char *dir;
+    char dbdir[4096];
+    char *stored; /* the report's path, once stored */
+    int claim;
+    char store_error[4200];
+    struct btc_helper_answer answer;
+};
+
+static int add_note(json_t *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+add_note(json_t *notes, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    return btc_json_append(notes, btc_json_str(line));
+}
+
+/* What the report lacks at this point, in words: each stage not (or not
+ * wholly) done, and why. */
+static json_t *
+incomplete_notes(const struct pipeline *p)
+{
+    json_t *notes = json_array();
+    int r = 0;
+
+    if (!notes)
+        return NULL;
+    if (!p->cap)
+        return notes; /* annotations.Crash["note.capture"] says it all */
+    if (!p->others_done)
+        r = add_note(notes, "the other threads were not captured: time budget");
+    if (r == 0 && !p->syms)
+        r = add_note(notes, "no frame is symbolicated: %s",
+                     p->symbols_error[0] ? p->symbols_error : "time budget");
+    if (r == 0 && p->syms && p->syms->stopped)
+        r = add_note(notes, "%s", p->syms->stopped);
+    if (r == 0 && p->syms && p->symbolized < p->cap->nthreads && !p->syms->stopped)
+        r = add_note(notes, "%zu of %zu threads are not symbolicated: time budget",
+                     p->cap->nthreads - p->symbolized, p->cap->nthreads);
+    if (r == 0 && !p->source_done && p->cfg.collect_source_code)
+        r = add_note(notes, "no source context: time budget");
+    if (r == 0 && !p->attachments_done && p->paths.n > 0)
+        r = add_note(notes, "the attachments were not copied: time budget");
+    if (r < 0) {
+        json_decref(notes);
+        return NULL;
+    }
+    return notes;
+}
+
+/* Build the report from what the stages have so far. Returns 0 or -ENOMEM. */
+static int
+rebuild(struct pipeline *p)
+{
+    struct btc_report_parts parts = {.userdata = p->userdata, .source = p->src};
+    json_t *report, *notes;
+
+    if (p->cap) {
+        if (p->have_view)
+            btc_view_done(&p->view);
+        p->have_view = false;
+        if (btc_view_build(p->cap, p->syms, &p->view) < 0)
+            return -ENOMEM;
+        p->have_view = true;
+        parts.view = &p->view;
+    }
+    notes = incomplete_notes(p);
+    if (!notes)
+        return -ENOMEM;
+    parts.incomplete = notes;
+    /* BACKTRACE_ATTRIBUTES problems were reported at start-up; once here
+     * is enough for the first version. */
+    report = btc_report_build(p->rec, &parts, &p->cfg,
+                              p->report || p->quiet ? NULL : btc_cli_warn_stderr, NULL);
+    json_decref(notes);
+    if (!report)
+        return -ENOMEM;
+    if (p->problems && btc_report_note_attachments(report, p->api, p->problems) < 0) {
+        json_decref(report);
+        return -ENOMEM;
+    }
+    json_decref(p->report);
+    p->report = report;
+    return 0;
+}
+
+/* For debug output and bench/first_store.sh: the time since the fault. */
+static double
+since_fault_ms(const struct pipeline *p)
+{
+    return (double)(btc_unwind_now_ns() - p->rec->fault_mono_ns) / 1e6;
+}
+
+/* Replace the stored report with the latest build, and @state too when not
+ * NULL; a failure keeps the version stored before, which is valid too. */
+static void
+save(struct pipeline *p, const char *what, json_t *state)
+{
+    char why[512];
+    int r;
+
+    if (!p->stored)
+        return;
+    r = btc_db_replace(p->dir, p->answer.uuid, p->report, state, &p->claim);
+    if (r < 0 && p->cfg.debug)
+        fprintf(stderr, "btcrash: could not store the report with %s: %s\n", what,
+                btc_db_strerror(p->dir, r, why, sizeof(why)));
+    else if (p->cfg.debug)
+        fprintf(stderr, "btcrash: stored report improved with %s, %.1f ms after the fault\n", what,
+                since_fault_ms(p));
+}
+
+/* Rebuild and save after the stage that added @what; false when out of
+ * memory. */
+static bool
+improve(struct pipeline *p, const char *what)
+{
+    if (rebuild(p) < 0)
+        return false;
+    save(p, what, NULL);
+    return true;
+}
+
+static void
+resolve_dir(struct pipeline *p)
+{
+    p->dir = p->cfg.database_path;
+    if (!p->dir) {
+        /* The database must belong to the effective uid (db.h): name the
+         * fallback after the same uid. */
+        int r = btc_cfg_default_database_path(btc_cli_getenv, NULL, geteuid(), p->dbdir,
+                                              sizeof(p->dbdir));
+
+        p->dir = r < 0 ? NULL : p->dbdir;
+    }
+}
+
+/* The first version: the crashing thread's raw frames, stored at once. */
+static int
+store_first(struct pipeline *p)
+{
+    const char *uuid;
+    json_t *state;
+    int r;
+
+    if (rebuild(p) < 0)
+        return -ENOMEM;
+    uuid = json_string_value(json_object_get(p->report, "uuid"));
+    if (!uuid)
+        return -EINVAL;
+    snprintf(p->answer.uuid, sizeof(p->answer.uuid), "%s", uuid);
+    resolve_dir(p);
+    /* Everything a sender needs is in the state (db.h); the attachment
+     * copies join it once made. */
+    state = initial_state(&p->cfg, NULL);
+    if (!state)
+        return -ENOMEM;
+    r = p->dir ? btc_db_store(p->dir, p->report, state, &p->stored, &p->claim) : -ENAMETOOLONG;
+    json_decref(state);
+    if (r < 0) {
+        char why[512];
+
+        snprintf(p->store_error, sizeof(p->store_error), "could not store the report in %s: %s",
+                 p->dir ? p->dir : "(none)", btc_db_strerror(p->dir, r, why, sizeof(why)));
+        if (!p->quiet)
+            fprintf(stderr, "btcrash: %s%s\n", p->store_error,
+                    p->cfg.endpoint ? "; sending it directly" : "");
+        p->stored = NULL;
+        return 0;
+    }
+    if (!p->api)
+        say_kept();
+    if (p->cfg.debug)
+        fprintf(stderr, "btcrash: report stored as %s, %.1f ms after the fault\n", p->stored,
+                since_fault_ms(p));
+    return 0;
+}
+
+static int
+stage_others(struct pipeline *p)
+{
+    size_t before = p->cap->nthreads;
+    int r = btc_capture_others(p->session, p->budget.stop, p->budget.unwind);
+
+    if (r < 0)
+        return r;
+    p->others_done = true;
+    /* One thread only, and no news about the others: nothing to store. */
+    if (p->cap->nthreads == before && p->cap->ptrace_ok)
+        return 0;
+    return improve(p, "the other threads") ? 0 : -ENOMEM;
+}
+
+static int
+stage_symbols(struct pipeline *p)
+{
+    int r;
+
+    r = btc_symbols_new(p->cap, btc_capture_dwfl(p->session), &p->syms, p->symbols_error,
+                        sizeof(p->symbols_error));
+    if (r < 0)
+        return r == -ENOMEM ? r : 0;
+    /* The crashing thread first, innermost frame first: what a report cut
+     * short by time must not lack. Its modules' debug files are found on the
+     * way; the others' only with the other threads. */
+    r = btc_symbols_thread(p->syms, p->cap->fault_thread, p->budget.symbols_fault);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        p->symbolized = 1;
+    if (!improve(p, "the crashing thread's symbols"))
+        return -ENOMEM;
+    if (r > 0)
+        return 0;
+    r = btc_symbols_modules(p->syms, p->budget.symbols_other);
+    for (size_t t = 0; t < p->cap->nthreads && r == 0; t++) {
+        if (t == p->cap->fault_thread)
+            continue;
+        r = btc_symbols_thread(p->syms, t, p->budget.symbols_other);
+        if (r == 0)
+            p->symbolized++;
+    }
+    if (r < 0)
+        return r;
+    p->symbols_done = r == 0;
+    return improve(p,
+                   p->cap->nthreads > 1 ? "the other threads' symbols" : "the modules' debug files")
+               ? 0
+               : -ENOMEM;
+}
+
+static int
+stage_source(struct pipeline *p)
+{
+    struct btc_source_opts opts = {
+        .collect = p->cfg.collect_source_code,
+        .context_lines = p->cfg.context_line_count,
+        .tab_width = p->cfg.tab_width,
+        .deadline_ns = p->budget.source,
+    };
+
+    if (!p->cfg.collect_source_code)
+        return 0;
+    if (!p->have_view && rebuild(p) < 0)
+        return -ENOMEM;
+    /* The index belongs to this very view, which no later stage changes. */
+    if (btc_report_source_new(&p->view, p->api, &opts, &p->src) < 0)
+        return -ENOMEM;
+    p->source_done = !btc_budget_over(p->budget.source);
+    return improve(p, "source context") ? 0 : -ENOMEM;
+}
+
+/* Copies first, so a later flush sends what the files held at crash time;
+ * then the state names them, and the report says which are missing. */
+static int
+stage_attachments(struct pipeline *p)
+{
+    json_t *state;
+    int r;
+
+    if (p->paths.n == 0 && json_array_size(p->refused) == 0)
+        return 0;
+    if (p->stored && p->paths.n > 0) {
+        r = btc_db_copy_attachment_paths(p->dir, p->answer.uuid, (const char *const *)p->paths.v,
+                                         p->paths.n, &p->copied, &p->problems);
+        if (r < 0) {
+            p->copied = p->problems = NULL;
+            if (p->cfg.debug)
+                fprintf(stderr, "btcrash: could not copy the attachments into %s: %s\n", p->dir,
+                        strerror(-r));
+        }
+    }
+    if (!p->problems)
+        p->problems = json_array();
+    /* No copies: the originals will be sent from where they are. */
+    if (!p->copied && p->paths.n > 0 && p->problems &&
+        btc_helper_original_attachments(&p->paths, p->problems, &p->atts, &p->natts) < 0)
+        return -ENOMEM;
+    if (!p->problems || json_array_extend(p->problems, p->refused) < 0)
+        return -ENOMEM;
+    p->attachments_done = true;
+    if (p->cfg.debug) {
+        size_t i;
+        json_t *note;
+
+        json_array_foreach(p->problems, i, note)
+            fprintf(stderr, "btcrash: %s\n", json_string_value(note));
+    }
+    if (rebuild(p) < 0)
+        return -ENOMEM;
+    /* The report with its notes and the state naming the copies, together. */
+    state = p->copied ? initial_state(&p->cfg, p->copied) : NULL;
+    save(p, "the attachments", state);
+    json_decref(state);
+    return 0;
+}
+
+/* Every stage in order of value, each within its time. A stage past its
+ * time is skipped, and the report keeps saying that it lacks it. */
+static int
+improve_stages(struct pipeline *p)
+{
+    int r = 0;
+
+    if (!p->session)
+        return 0;
+    if (!btc_budget_over(p->budget.unwind))
+        r = stage_others(p);
+    if (r == 0 && !btc_budget_over(p->budget.symbols_fault))
+        r = stage_symbols(p);
+    if (r == 0 && p->syms && !btc_budget_over(p->budget.source))
+        r = stage_source(p);
+    if (r == 0 && !btc_budget_over(p->budget.attachments))
+        r = stage_attachments(p);
+    return r;
+}
+
+static void
+deliver(struct pipeline *p, int *status)
+{
+    struct btc_http_result res = {0};
+    int r;
+
+    /* Unstored in local mode, the report would be gone with us: stderr
+     * gets all of it, not just the summary. */
+    if (p->cfg.debug || (!p->cfg.endpoint && !p->stored && !p->quiet))
+        btc_print_report(stderr, p->report, false);
+    if (!p->cfg.endpoint) {
+        btc_db_unclaim(p->claim);
+        p->claim = -1;
+        if (!p->quiet)
+            btc_print_summary(stderr, p->report, p->stored);
+        p->answer.outcome = p->stored ? "stored" : "failed";
+        snprintf(p->answer.error, sizeof(p->answer.error), "%s", p->stored ? "" : p->store_error);
+        if (!p->stored && !p->api)
+            say_kept(); /* printed whole: kept on the terminal */
+        if (p->stored)
+            *status = 0;
+    } else if (p->stored) {
+        r = deliver_stored(p->dir, p->answer.uuid, p->claim, &p->cfg, p->budget.end, p->api,
+                           p->quiet, &res);
+        p->claim = -1;
+        btc_outcome_answer(&p->answer, r, &res, true, NULL);
+        *status = 0;
+    } else {
+        r = deliver_direct(p->report, p->answer.uuid, &p->cfg, p->atts, p->natts, p->budget.end,
+                           p->quiet, &res);
+        if (r == 0 && res.outcome == BTC_HTTP_SENT)
+            *status = 0;
+        btc_outcome_answer(&p->answer, r, &res, false, p->store_error);
+    }
+}
+
+static void
+pipeline_done(struct pipeline *p)
+{
+    btc_db_unclaim(p->claim);
+    free(p->stored);
+    free(p->atts);
+    btc_helper_paths_free(&p->paths);
+    json_decref(p->copied);
+    json_decref(p->problems);
+    json_decref(p->refused);
+    json_decref(p->report);
+    json_decref(p->userdata);
+    btc_source_free(p->src);
+    if (p->have_view)
+        btc_view_done(&p->view);
+    btc_symbols_free(p->syms);
+    btc_capture_session_free(p->session);
+}
+
 int
 btc_helper_main(void)
 {
+    struct pipeline p = {.claim = -1, .answer = {.outcome = "failed"}};
     const struct btc_crash_record *rec = NULL;
-    struct btc_capture *cap = NULL;
-    struct btc_http_attachment *atts = NULL;
-    struct btc_http_result res = {0};
-    struct btc_helper_answer answer = {.outcome = "failed"};
-    struct btc_config cfg;
-    struct paths paths = {0};
-    char dbdir[4096], store_error[4200] = "";
-    const char *dir = NULL, *uuid;
-    char *stored = NULL;
-    json_t *report = NULL, *copied = NULL, *problems = NULL, *state = NULL, *userdata = NULL;
-    json_t *refused = NULL;
-    size_t size = 0, natts = 0;
-    int64_t deadline;
-    bool api, quiet;
-    int r, status = 1, claim = -1;
+    size_t size = 0;
+    char why[512] = "";
+    int r, status = 1;
 
     sanitize_process();
     r = map_record(&rec, &size);
-    api = r == 0 && (rec->flags & BTC_RECORD_F_API);
-    if (!api)
+    p.rec = rec;
+    p.api = r == 0 && (rec->flags & BTC_RECORD_F_API);
+    if (!p.api)
         close(BTC_USERDATA_FD); /* the crashed program's, if anything */
     /* The library already reported bad values at start-up: stay quiet. */
-    btc_cfg_load(btc_cli_getenv, NULL, NULL, NULL, &cfg);
+    btc_cfg_load(btc_cli_getenv, NULL, NULL, NULL, &p.cfg);
     /* An API report is the program's business: stderr is the program's
      * too, so only debug output goes there. */
-    quiet = api && !cfg.debug;
+    p.quiet = p.api && !p.cfg.debug;
     /* curl's one-time set-up (OpenSSL's included) before the clock matters. */
-    if (cfg.endpoint && btc_http_global_init() < 0 && !quiet)
+    if (p.cfg.endpoint && btc_http_global_init() < 0 && !p.quiet)
         fprintf(stderr, "btcrash: curl_global_init failed; the report can only be stored\n");
 
     if (r < 0) {
@@ -521,171 +684,57 @@ btc_helper_main(void)
                 strerror(-r));
         return 2;
     }
-    if (api) {
-        char why[512];
-
-        r = btc_helper_api_read_userdata(BTC_USERDATA_FD, &userdata, why, sizeof(why));
+    btc_budget_plan(&p.budget, btc_unwind_now_ns(), rec->deadline_mono_ns, p.cfg.endpoint != NULL);
+    if (p.api) {
+        r = btc_helper_api_read_userdata(BTC_USERDATA_FD, &p.userdata, why, sizeof(why));
         close(BTC_USERDATA_FD);
         if (r < 0) {
-            fail_line(&answer, quiet, "%s", why);
+            fail_line(&p.answer, p.quiet, "%s", why);
             goto out;
         }
     }
-    deadline = send_deadline(rec, cfg.timeout_ms);
-    r = btc_unwind_capture(rec, (const char *)rec + rec->header_size, &cap);
+    r = btc_capture_begin(rec, (const char *)rec + rec->header_size,
+                          (const char *)rec + rec->header_size + rec->stack_len, rec->maps_len,
+                          &p.session, why, sizeof(why));
+    if (r == -ENOMEM) {
+        fail_line(&p.answer, p.quiet, "could not capture the %s process: out of memory",
+                  p.api ? "calling" : "crashed");
+        goto out;
+    }
+    if (r < 0 && !p.quiet)
+        fprintf(stderr, "btcrash: could not capture the %s process %d: %s\n",
+                p.api ? "calling" : "crashed", rec->pid, why);
+    /* Without a capture the report still says what happened, and why the
+     * stack is missing. */
+    p.cap = p.session ? btc_capture_get(p.session) : NULL;
+    p.others_done = !p.cap;
+    p.refused = json_array();
+    if (!p.refused || btc_helper_paths_collect(p.userdata, p.cfg.attachments, rec->pid, rec->tid,
+                                               p.refused, &p.paths) < 0) {
+        fail_line(&p.answer, p.quiet, "could not list the attachments: out of memory");
+        goto out;
+    }
+    r = store_first(&p);
     if (r < 0) {
-        if (!quiet)
-            fprintf(stderr, "btcrash: could not capture the %s process %d: %s\n",
-                    api ? "calling" : "crashed", rec->pid, strerror(-r));
-        /* An API report is still worth its message and attributes; the
-         * report says that the stack is missing. */
-        if (!api)
-            goto out;
-        cap = NULL;
-    }
-    if (api)
-        report = btc_report_build_api(rec, cap, &cfg, userdata, quiet ? NULL : btc_cli_warn_stderr,
-                                      NULL);
-    else
-        report = btc_report_build(rec, cap, &cfg, btc_cli_warn_stderr, NULL);
-    if (!report) {
-        fail_line(&answer, quiet, "could not build the report: out of memory");
+        fail_line(&p.answer, p.quiet, "could not build the report: %s",
+                  r == -ENOMEM ? "out of memory" : "it has no uuid");
         goto out;
     }
-    uuid = json_string_value(json_object_get(report, "uuid"));
-    if (!uuid) {
-        fail_line(&answer, quiet, "the report has no uuid");
-        goto out;
-    }
-    snprintf(answer.uuid, sizeof(answer.uuid), "%s", uuid);
-
-    dir = cfg.database_path;
-    if (!dir) {
-        /* The database must belong to the effective uid (db.h): name the
-         * fallback after the same uid. */
-        r = btc_cfg_default_database_path(btc_cli_getenv, NULL, geteuid(), dbdir, sizeof(dbdir));
-        dir = r < 0 ? NULL : dbdir;
-    }
-    refused = json_array();
-    if (!refused ||
-        paths_collect(userdata, cfg.attachments, rec->pid, rec->tid, refused, &paths) < 0) {
-        fail_line(&answer, quiet, "could not list the attachments: out of memory");
-        goto out;
-    }
-    /* Copies first, so the report can say which attachments are missing,
-     * and a later flush sends what the files held at crash time. */
-    if (dir && paths.n > 0) {
-        r = btc_db_copy_attachment_paths(dir, uuid, (const char *const *)paths.v, paths.n, &copied,
-                                         &problems);
-        if (r < 0) {
-            copied = problems = NULL;
-            if (cfg.debug)
-                fprintf(stderr, "btcrash: could not copy the attachments into %s: %s\n", dir,
-                        strerror(-r));
-        }
-    }
-    if (!problems)
-        problems = json_array();
-    if (paths.n > 0 && !copied) {
-        /* No copies: the originals will be sent from where they are. */
-        r = original_attachments(&paths, problems, &atts, &natts);
-        if (r < 0) {
-            fail_line(&answer, quiet, "could not list the attachments: out of memory");
-            goto out;
-        }
-    }
-    if (!problems || json_array_extend(problems, refused) < 0 ||
-        btc_report_note_attachments(report, api, problems) < 0) {
-        fail_line(&answer, quiet, "could not build the report: out of memory");
-        goto out;
-    }
-    if (cfg.debug) {
-        size_t i;
-        json_t *note;
-
-        json_array_foreach(problems, i, note)
-            fprintf(stderr, "btcrash: %s\n", json_string_value(note));
-    }
-
-    /* Everything a sender needs is in the first state written (db.h). */
-    state = initial_state(&cfg, copied);
-    if (!state) {
-        fail_line(&answer, quiet, "could not build the report's state: out of memory");
-        goto out;
-    }
-    r = dir ? btc_db_store(dir, report, state, &stored, &claim) : -ENAMETOOLONG;
-    if (r < 0) {
-        char why[512];
-
-        snprintf(store_error, sizeof(store_error), "could not store the report in %s: %s",
-                 dir ? dir : "(none)", btc_db_strerror(dir, r, why, sizeof(why)));
-        if (!quiet)
-            fprintf(stderr, "btcrash: %s%s\n", store_error,
-                    cfg.endpoint ? "; sending it directly" : "");
-        if (dir && copied)
-            (void)btc_db_remove(dir, uuid);
-        /* The copies are gone (or were never made): send the originals, and
-         * let the report say what became of them, not of the copies. */
-        if (paths.n > 0) {
-            free(atts);
-            atts = NULL;
-            natts = 0;
-            json_decref(problems);
-            problems = json_array();
-            if (!problems || original_attachments(&paths, problems, &atts, &natts) < 0 ||
-                json_array_extend(problems, refused) < 0 ||
-                btc_report_note_attachments(report, api, problems) < 0) {
-                fail_line(&answer, quiet, "%s; then out of memory", store_error);
-                goto out;
-            }
-        }
-    } else {
-        status = 0;
-    }
-
-    /* Unstored in local mode, the report would be gone with us: stderr
-     * gets all of it, not just the summary. */
-    if (cfg.debug || (!cfg.endpoint && !stored && !quiet))
-        btc_print_report(stderr, report, false);
-    if (!cfg.endpoint) {
-        btc_db_unclaim(claim);
-        claim = -1;
-        if (!quiet)
-            btc_print_summary(stderr, report, stored);
-        answer.outcome = stored ? "stored" : "failed";
-        snprintf(answer.error, sizeof(answer.error), "%s", stored ? "" : store_error);
-    } else if (stored) {
-        if (cfg.debug)
-            fprintf(stderr, "btcrash: report stored as %s; sending it\n", stored);
-        r = deliver_stored(dir, uuid, claim, &cfg, deadline, api, quiet, &res);
-        claim = -1;
-        answer_delivery(&answer, r, &res, true, NULL);
-    } else {
-        r = deliver_direct(report, uuid, &cfg, atts, natts, deadline, quiet, &res);
-        if (r == 0 && res.outcome == BTC_HTTP_SENT)
-            status = 0;
-        answer_delivery(&answer, r, &res, false, store_error);
-    }
+    if (improve_stages(&p) < 0)
+        fail_line(&p.answer, p.quiet, "could not improve the report: out of memory");
+    deliver(&p, &status);
 out:
-    btc_db_unclaim(claim);
+    btc_db_unclaim(p.claim);
+    p.claim = -1;
     fflush(stderr);
-    if (api)
-        (void)btc_helper_api_answer(BTC_NOTIFY_FD, &answer);
+    if (p.api)
+        (void)btc_helper_api_answer(BTC_NOTIFY_FD, &p.answer);
     else
         release_crashed_process();
     /* Bounding the database can wait until the crashed process is gone. */
-    if (status == 0 && stored)
-        (void)btc_db_prune(dir, uuid);
-    free(stored);
-    free(atts);
-    paths_free(&paths);
-    json_decref(state);
-    json_decref(copied);
-    json_decref(problems);
-    json_decref(refused);
-    json_decref(report);
-    json_decref(userdata);
-    btc_capture_free(cap);
+    if (status == 0 && p.stored)
+        (void)btc_db_prune(p.dir, p.answer.uuid);
+    pipeline_done(&p);
     if (rec)
         munmap((void *)rec, size);
     return status;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "text.h"
+#include "path.h"
 
 #define SUMMARY_FRAMES 5
 #define FAULT_CONTEXT  5 /* source lines shown above and below the fault */
@@ -84,10 +85,8 @@ print_frame(FILE *out, json_t *report, json_t *frame, size_t i, bool with_addres
         if (line > 0)
             fprintf(out, ":%lld", (long long)line);
     } else if (lib) {
-        const char *base = strrchr(lib, '/');
-
         fputs(" in ", out);
-        put_safe(out, base ? base + 1 : lib);
+        put_safe(out, btc_basename(lib));
     }
     if (json_is_true(json_object_get(frame, "inlined")))
         fputs(" (inlined)", out);

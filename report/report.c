@@ -1,6 +1,7 @@
-/* report: assembles the Backtrace JSON report from the capture, the crash
- * record, /proc and the configuration, and for C API reports the user data.
- * Field names follow the Backtrace JSON crash format and backtrace-python. */
+/* report: assembles the Backtrace JSON report from a view of the capture
+ * (view.h), the configuration, and for C API reports the user data. Pure:
+ * it reads no process and no file but the source files it quotes. Field
+ * names follow the Backtrace JSON crash format and backtrace-python. */
 #include "report.h"
 
 #include <errno.h>
@@ -11,12 +12,12 @@
 #include <time.h>
 
 #include "attrs.h"
-#include "capture.h"
 #include "json_util.h"
 #include "signals.h"
 #include "source.h"
-#include "sysinfo.h"
 #include "uuid.h"
+#include "view.h"
+#include "path.h"
 
 /*
  * The faulting frame's registers, in the order people read them, with their
@@ -74,13 +75,30 @@ fail:
     return NULL;
 }
 
+/* A frame the debug information says nothing about still names its place
+ * for a server that has the symbols: the module's offset and build-id. */
+static int
+add_module_place(json_t *f, const struct btc_view *v, const struct btc_frame *fr)
+{
+    const struct btc_module *m = v ? btc_view_module_at(v->cap, fr->pc) : NULL;
+
+    if (!m || fr->line > 0)
+        return 0;
+    if (btc_json_set_hex(f, "module_offset", fr->pc - m->start) < 0 ||
+        (m->build_id && btc_json_set_str(f, "debug_identifier", m->build_id) < 0))
+        return -ENOMEM;
+    return 0;
+}
+
 static json_t *
-build_frame(const struct btc_frame *fr, const char *source_id)
+build_frame(const struct btc_view *v, const struct btc_frame *fr, const char *source_id)
 {
     json_t *f = json_object();
 
-    if (!f)
+    if (!f || add_module_place(f, v, fr) < 0) {
+        json_decref(f);
         return NULL;
+    }
     if ((fr->func && btc_json_set_str(f, "funcName", fr->func) < 0) ||
         btc_json_set_hex(f, "address", fr->pc) < 0 ||
         (fr->module && btc_json_set_str(f, "library", fr->module) < 0) ||
@@ -95,15 +113,16 @@ build_frame(const struct btc_frame *fr, const char *source_id)
 }
 
 static json_t *
-build_thread(const struct btc_thread *th, size_t t, const struct btc_source *src,
+build_thread(const struct btc_view *v, size_t t, const struct btc_source *src,
              const struct btc_crash_record *rec, bool api)
 {
+    const struct btc_thread *th = &v->threads[t];
     json_t *thread = json_object(), *stack = json_array();
 
     if (!thread || !stack)
         goto fail;
     for (size_t i = 0; i < th->nframes; i++) {
-        json_t *f = build_frame(&th->frames[i], btc_source_frame_id(src, t, i));
+        json_t *f = build_frame(v, &th->frames[i], btc_source_frame_id(src, t, i));
 
         if (!f)
             goto fail;
@@ -119,7 +138,7 @@ build_thread(const struct btc_thread *th, size_t t, const struct btc_source *src
         if (btc_json_append(stack, f) < 0)
             goto fail;
     }
-    if (btc_json_set_str(thread, "name", th->name) < 0 ||
+    if (btc_json_set_str(thread, "name", th->name ? th->name : "") < 0 ||
         btc_json_set_bool(thread, "fault", th->fault) < 0)
         goto fail;
     if (btc_json_set(thread, "stack", stack) < 0) {
@@ -133,21 +152,13 @@ fail:
     return NULL;
 }
 
-/* Without a capture, the faulting thread still appears: name and no frames. */
+/* Without a capture, the faulting thread still appears: no name, no frames. */
 static json_t *
-build_bare_thread(const struct btc_crash_record *rec)
+build_bare_thread(void)
 {
     json_t *thread = json_object();
-    char path[64], name[64] = "";
-    FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", rec->pid, rec->tid);
-    if ((f = fopen(path, "re"))) {
-        if (fgets(name, sizeof(name), f))
-            name[strcspn(name, "\n")] = '\0';
-        fclose(f);
-    }
-    if (!thread || btc_json_set_str(thread, "name", name) < 0 ||
+    if (!thread || btc_json_set_str(thread, "name", "") < 0 ||
         btc_json_set_bool(thread, "fault", true) < 0 ||
         btc_json_set(thread, "stack", json_array()) < 0) {
         json_decref(thread);
@@ -157,7 +168,7 @@ build_bare_thread(const struct btc_crash_record *rec)
 }
 
 static int
-add_threads(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
+add_threads(json_t *report, const struct btc_crash_record *rec, const struct btc_view *cap,
             const struct btc_source *src, bool api)
 {
     json_t *threads = json_object();
@@ -170,11 +181,11 @@ add_threads(json_t *report, const struct btc_crash_record *rec, const struct btc
         main_tid = cap->threads[cap->fault_thread].tid;
     for (size_t t = 0; cap && t < cap->nthreads; t++) {
         snprintf(key, sizeof(key), "%d", cap->threads[t].tid);
-        if (btc_json_set(threads, key, build_thread(&cap->threads[t], t, src, rec, api)) < 0)
+        if (btc_json_set(threads, key, build_thread(cap, t, src, rec, api)) < 0)
             goto fail;
     }
     snprintf(key, sizeof(key), "%d", main_tid);
-    if (!json_object_get(threads, key) && btc_json_set(threads, key, build_bare_thread(rec)) < 0)
+    if (!json_object_get(threads, key) && btc_json_set(threads, key, build_bare_thread()) < 0)
         goto fail;
     if (btc_json_set_str(report, "mainThread", key) < 0)
         goto fail;
@@ -184,17 +195,21 @@ fail:
     return -ENOMEM;
 }
 
-/* Why threads or frames are missing: "note.capture" and "unwind" in @a. */
+/* Why threads or frames are missing: "note.capture" and "unwind" in @a, and
+ * what the report lacks (@incomplete, strings) in "incomplete". */
 static int
-add_capture_notes(json_t *a, const struct btc_capture *cap, bool api)
+add_capture_notes(json_t *a, const struct btc_view *cap, bool api, json_t *incomplete)
 {
     json_t *unwind = NULL;
 
+    if (json_array_size(incomplete) > 0 &&
+        btc_json_set(a, "incomplete", json_incref(incomplete)) < 0)
+        return -ENOMEM;
     if (!cap) {
         if (btc_json_set_str(a, "note.capture", "the stack could not be captured") < 0)
             return -ENOMEM;
-    } else if (!cap->ptrace_ok) {
-        const char *why = cap->ptrace_error ? cap->ptrace_error : "ptrace unavailable";
+    } else if (!cap->cap->ptrace_ok) {
+        const char *why = cap->cap->ptrace_error ? cap->cap->ptrace_error : "ptrace unavailable";
         char note[512];
 
         /* Some threads may have been stopped, and are in the report. */
@@ -229,8 +244,10 @@ fail:
 }
 
 static json_t *
-build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capture *cap)
+build_crash_annotation(const struct btc_crash_record *rec, const struct btc_view *cap,
+                       json_t *incomplete)
 {
+    const char *abort_message = cap ? cap->cap->abort_message : NULL;
     json_t *a = json_object();
     const char *sig = btc_sig_name(rec->signo), *code = btc_sig_code_name(rec->signo, rec->si_code);
     char msg[256];
@@ -239,8 +256,7 @@ build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capt
         return NULL;
     btc_sig_describe(rec, msg, sizeof(msg));
     if (btc_json_set_str(a, "description", msg) < 0 ||
-        (cap && cap->abort_message &&
-         btc_json_set_str(a, "abort.message", cap->abort_message) < 0) ||
+        (abort_message && btc_json_set_str(a, "abort.message", abort_message) < 0) ||
         (cap && cap->cxx_type && btc_json_set_str(a, "exception.type", cap->cxx_type) < 0) ||
         (cap && cap->cxx_what && btc_json_set_str(a, "exception.what", cap->cxx_what) < 0) ||
         btc_json_set(a, "signal", sig ? btc_json_str(sig) : json_null()) < 0 ||
@@ -260,7 +276,7 @@ build_crash_annotation(const struct btc_crash_record *rec, const struct btc_capt
         btc_json_set_str(a, "note.concurrent",
                          "other threads crashed at the same time; only this one was reported") < 0)
         goto fail;
-    if (add_capture_notes(a, cap, false) < 0)
+    if (add_capture_notes(a, cap, false, incomplete) < 0)
         goto fail;
     return a;
 fail:
@@ -268,36 +284,33 @@ fail:
     return NULL;
 }
 
+/* argv, exe and cwd as the capture read them (sysinfo.h). */
 static json_t *
-build_process_annotation(const struct btc_crash_record *rec, const struct btc_capture *cap)
+build_process_annotation(const struct btc_crash_record *rec, const struct btc_view *v)
 {
-    json_t *a = json_object(), *argv = NULL;
-    char *cwd = NULL, *exe = NULL;
-    const char *exe_path = cap ? cap->exe_path : NULL;
+    json_t *a = json_object(), *facts = v ? v->cap->facts : NULL;
+    static const char *const keys[] = {"argv", "exe", "cwd"};
 
     if (!a)
         return NULL;
-    if (!exe_path && btc_sysinfo_readlink(rec->pid, "exe", &exe) == 0)
-        exe_path = exe;
-    if (btc_sysinfo_argv(rec->pid, &argv) == 0 && btc_json_set(a, "argv", argv) < 0)
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *val = json_object_get(facts, keys[i]);
+
+        if (val && btc_json_set(a, keys[i], json_deep_copy(val)) < 0)
+            goto fail;
+    }
+    if (btc_json_set_int(a, "pid", rec->pid) < 0)
         goto fail;
-    if ((exe_path && btc_json_set_str(a, "exe", exe_path) < 0) ||
-        (btc_sysinfo_readlink(rec->pid, "cwd", &cwd) == 0 && btc_json_set_str(a, "cwd", cwd) < 0) ||
-        btc_json_set_int(a, "pid", rec->pid) < 0)
-        goto fail;
-    free(cwd);
-    free(exe);
     return a;
 fail:
-    free(cwd);
-    free(exe);
     json_decref(a);
     return NULL;
 }
 
 static json_t *
-build_maps_annotation(const struct btc_capture *cap)
+build_maps_annotation(const struct btc_view *v)
 {
+    const struct btc_capture *cap = v ? v->cap : NULL;
     json_t *maps = json_array();
 
     for (size_t i = 0; maps && cap && i < cap->nmodules; i++) {
@@ -321,8 +334,9 @@ fail:
 }
 
 static int
-add_modules(json_t *report, const struct btc_capture *cap)
+add_modules(json_t *report, const struct btc_view *v)
 {
+    const struct btc_capture *cap = v ? v->cap : NULL;
     json_t *modules = json_array();
 
     if (!modules)
@@ -355,9 +369,8 @@ fail:
 static bool
 is_btcrash_module(const char *path)
 {
-    const char *base = path ? strrchr(path, '/') : NULL;
+    const char *base = path ? btc_basename(path) : NULL;
 
-    base = base ? base + 1 : path;
     return base && strncmp(base, "libbtcrash", strlen("libbtcrash")) == 0;
 }
 
@@ -367,8 +380,7 @@ is_btcrash_module(const char *path)
  * btcrash. Shallow: frames and strings remain @cap's; *@ret_threads is the
  * copied thread array to free. */
 static int
-api_view(const struct btc_capture *cap, struct btc_capture *ret_view,
-         struct btc_thread **ret_threads)
+api_view(const struct btc_view *cap, struct btc_view *ret_view, struct btc_thread **ret_threads)
 {
     struct btc_thread *threads = NULL, *th;
     size_t skip = 0;
@@ -412,8 +424,8 @@ add_user_annotations(json_t *a, json_t *userdata)
 }
 
 static int
-add_annotations(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
-                json_t *userdata)
+add_annotations(json_t *report, const struct btc_crash_record *rec, const struct btc_view *cap,
+                json_t *userdata, json_t *incomplete)
 {
     json_t *a = json_object(), *notes = NULL;
 
@@ -421,7 +433,7 @@ add_annotations(json_t *report, const struct btc_crash_record *rec, const struct
         return -ENOMEM;
     /* Environment variables are deliberately absent (DESIGN.md §3). */
     if (!userdata) {
-        if (btc_json_set(a, "Crash", build_crash_annotation(rec, cap)) < 0 ||
+        if (btc_json_set(a, "Crash", build_crash_annotation(rec, cap, incomplete)) < 0 ||
             btc_json_set(a, "Process", build_process_annotation(rec, cap)) < 0 ||
             btc_json_set(a, "Memory Maps", build_maps_annotation(cap)) < 0)
             goto fail;
@@ -430,7 +442,7 @@ add_annotations(json_t *report, const struct btc_crash_record *rec, const struct
     notes = json_object();
     if (!notes || btc_json_set(a, "Process", build_process_annotation(rec, cap)) < 0 ||
         btc_json_set(a, "Memory Maps", build_maps_annotation(cap)) < 0 ||
-        add_capture_notes(notes, cap, true) < 0)
+        add_capture_notes(notes, cap, true, incomplete) < 0)
         goto fail;
     if (json_object_size(notes) > 0 && btc_json_set(a, "btcrash", json_incref(notes)) < 0)
         goto fail;
@@ -459,8 +471,74 @@ add_api_error(json_t *attrs, json_t *userdata)
     return 0;
 }
 
+/* error.*, signal, signal.code and fault.address of a crash. An uncaught
+ * exception, or the text glibc printed, says more than the signal that
+ * followed it. */
 static int
-add_attributes(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
+add_fault_attributes(json_t *attrs, const struct btc_crash_record *rec, const struct btc_view *v)
+{
+    const char *sig = btc_sig_name(rec->signo), *code = btc_sig_code_name(rec->signo, rec->si_code);
+    const char *abort_message = v ? v->cap->abort_message : NULL;
+    char msg[256], num[32];
+
+    btc_sig_describe(rec, msg, sizeof(msg));
+    if (btc_json_set_str(attrs, "error.type", "Crash") < 0)
+        return -ENOMEM;
+    if (v && v->cxx_type) {
+        char *text = NULL;
+        int r;
+
+        if (v->cxx_what && asprintf(&text, "%s: %s", v->cxx_type, v->cxx_what) < 0)
+            return -ENOMEM;
+        r = btc_json_set_str(attrs, "error.message", text ? text : v->cxx_type);
+        free(text);
+        if (r < 0)
+            return -ENOMEM;
+    } else if (btc_json_set_str(attrs, "error.message", abort_message ? abort_message : msg) < 0) {
+        return -ENOMEM;
+    }
+    if (!sig) {
+        snprintf(num, sizeof(num), "%d", rec->signo);
+        sig = num;
+    }
+    if (btc_json_set_str(attrs, "signal", sig) < 0)
+        return -ENOMEM;
+    if (!code) {
+        snprintf(num, sizeof(num), "%d", rec->si_code);
+        code = num;
+    }
+    if (btc_json_set_str(attrs, "signal.code", code) < 0)
+        return -ENOMEM;
+    if (btc_sig_has_address(rec->signo, rec->si_code) &&
+        btc_json_set_hex(attrs, "fault.address", rec->fault_address) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The capture's facts (sysinfo.h), then for a crash the fault group; an
+ * API report's error.* are its own. */
+static int
+add_automatic_attributes(json_t *attrs, const struct btc_crash_record *rec,
+                         const struct btc_view *v)
+{
+    json_t *facts = v ? json_object_get(v->cap->facts, "attributes") : NULL;
+    const char *key;
+    json_t *val;
+
+    if (!(rec->flags & BTC_RECORD_F_API) && add_fault_attributes(attrs, rec, v) < 0)
+        return -ENOMEM;
+    json_object_foreach(facts, key, val)
+    {
+        if (btc_json_set(attrs, key, json_copy(val)) < 0)
+            return -ENOMEM;
+    }
+    if (!facts && btc_json_set_int(attrs, "process.id", rec->pid) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int
+add_attributes(json_t *report, const struct btc_crash_record *rec, const struct btc_view *cap,
                const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn, void *warn_ctx)
 {
     json_t *attrs = json_object(), *user = json_object_get(userdata, "attributes");
@@ -468,7 +546,7 @@ add_attributes(json_t *report, const struct btc_crash_record *rec, const struct 
 
     if (!attrs)
         return -ENOMEM;
-    r = btc_sysinfo_attributes(attrs, rec, cap);
+    r = add_automatic_attributes(attrs, rec, cap);
     /* After the automatic ones, so that the user's win (DESIGN.md §3). A
      * malformed variable costs only the user attributes, never the report. */
     if (r >= 0)
@@ -486,7 +564,7 @@ add_attributes(json_t *report, const struct btc_crash_record *rec, const struct 
 }
 
 static int
-add_classifiers(json_t *report, const struct btc_crash_record *rec, const struct btc_capture *cap,
+add_classifiers(json_t *report, const struct btc_crash_record *rec, const struct btc_view *cap,
                 json_t *userdata)
 {
     const char *sig = btc_sig_name(rec->signo);
@@ -522,18 +600,22 @@ add_classifiers(json_t *report, const struct btc_crash_record *rec, const struct
 
 /* Both kinds of report; @userdata is NULL for a crash. */
 static json_t *
-build(const struct btc_crash_record *rec, const struct btc_capture *cap,
-      const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn, void *warn_ctx)
+build(const struct btc_crash_record *rec, const struct btc_report_parts *parts,
+      const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx)
 {
     struct btc_source_opts sopts = {
-        .collect = cfg->collect_source_code,
+        .collect = cfg->collect_source_code && parts->source_text,
         .context_lines = cfg->context_line_count,
         .tab_width = cfg->tab_width,
+        .deadline_ns = parts->source_deadline_ns,
     };
-    struct btc_source *src = NULL;
-    static const struct btc_capture no_capture;
-    struct btc_capture view;
+    const struct btc_view *cap = parts->view;
+    const struct btc_source *src = parts->source;
+    struct btc_source *own_src = NULL;
+    static const struct btc_view no_view;
+    struct btc_view view;
     struct btc_thread *view_threads = NULL;
+    json_t *userdata = parts->userdata;
     bool api = userdata != NULL;
     json_t *report = json_object();
     char uuid[BTC_UUID_STR_LEN + 1];
@@ -546,51 +628,68 @@ build(const struct btc_crash_record *rec, const struct btc_capture *cap,
             goto fail;
         cap = &view;
     }
-    /* A missing random source is no reason to lose the crash; a uuid is
-     * still needed to store it. */
-    if (btc_uuid_v4(uuid) < 0)
+    /* The capture fixed the uuid, so every version of a stored report
+     * keeps it. A missing random source is no reason to lose the crash. */
+    if (cap)
+        snprintf(uuid, sizeof(uuid), "%s", cap->cap->uuid);
+    else if (btc_uuid_v4(uuid) < 0)
         snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%04x%08x",
                  (unsigned)rec->pid & 0xffff, (unsigned)timestamp);
-    if (btc_source_new(cap ? cap : &no_capture, &sopts, &src) < 0)
-        goto fail;
+    if (!src) {
+        if (btc_source_new(cap ? cap : &no_view, &sopts, &own_src) < 0)
+            goto fail;
+        src = own_src;
+    }
     if (btc_json_set_str(report, "uuid", uuid) < 0 ||
         btc_json_set_int(report, "timestamp", timestamp) < 0 ||
         btc_json_set_str(report, "lang", "c") < 0 ||
-        btc_json_set_str(report, "langVersion", cap ? cap->lang_version : NULL) < 0 ||
+        btc_json_set_str(report, "langVersion", cap ? cap->cap->lang_version : NULL) < 0 ||
         btc_json_set_str(report, "agent", "btcrash") < 0 ||
         btc_json_set_str(report, "agentVersion", BTCRASH_VERSION) < 0 ||
         add_threads(report, rec, cap, src, api) < 0 ||
         (!api && btc_json_set(report, "arch", build_arch()) < 0) ||
         add_classifiers(report, rec, cap, userdata) < 0 ||
         add_attributes(report, rec, cap, cfg, userdata, warn, warn_ctx) < 0 ||
-        add_annotations(report, rec, cap, userdata) < 0 || add_modules(report, cap) < 0 ||
+        add_annotations(report, rec, cap, userdata, parts->incomplete) < 0 ||
+        add_modules(report, cap) < 0 ||
         btc_json_set(report, "sourceCode", json_incref(btc_source_entries(src))) < 0)
         goto fail;
-    btc_source_free(src);
+    btc_source_free(own_src);
     free(view_threads);
     return report;
 fail:
-    btc_source_free(src);
+    btc_source_free(own_src);
     free(view_threads);
     json_decref(report);
     return NULL;
 }
 
-json_t *
-btc_report_build(const struct btc_crash_record *rec, const struct btc_capture *cap,
-                 const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx)
+int
+btc_report_source_new(const struct btc_view *view, bool api, const struct btc_source_opts *opts,
+                      struct btc_source **ret)
 {
-    return build(rec, cap, cfg, NULL, warn, warn_ctx);
+    struct btc_thread *threads = NULL;
+    struct btc_view shown;
+    int r;
+
+    if (api) {
+        if (api_view(view, &shown, &threads) < 0)
+            return -ENOMEM;
+        view = &shown;
+    }
+    /* The index borrows the frames' strings, not the thread array. */
+    r = btc_source_new(view, opts, ret);
+    free(threads);
+    return r;
 }
 
 json_t *
-btc_report_build_api(const struct btc_crash_record *rec, const struct btc_capture *cap,
-                     const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn,
-                     void *warn_ctx)
+btc_report_build(const struct btc_crash_record *rec, const struct btc_report_parts *parts,
+                 const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx)
 {
-    if (!json_is_object(userdata))
+    if (!rec || !parts || (parts->userdata && !json_is_object(parts->userdata)))
         return NULL;
-    return build(rec, cap, cfg, userdata, warn, warn_ctx);
+    return build(rec, parts, cfg, warn, warn_ctx);
 }
 
 static int

@@ -5,33 +5,75 @@
 #define BTCRASH_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
-#include "capture.h"
+#include "crash_record.h"
 #include "config.h"
 
+struct btc_source;
+struct btc_source_opts;
+struct btc_view;
+
+/* What a report is built from. */
+struct btc_report_parts {
+    /* The capture as symbolicated so far (view.h); NULL when not even the
+     * crashing thread could be captured: the report then says so. */
+    const struct btc_view *view;
+    /* The source index built for this very view by btc_report_source_new,
+     * or NULL: then one is built here, with text when @source_text and the
+     * configuration ask for it, read until @source_deadline_ns (0: none). */
+    const struct btc_source *source;
+    bool source_text;
+    int64_t source_deadline_ns;
+    /* An API report's checked user data (see btc_report_build_api's
+     * contract below), or NULL for a crash. */
+    json_t *userdata;
+    /* What the report lacks and why, one string each ("symbolication
+     * stopped at frame 212 of thread 1234: time budget"): the "incomplete"
+     * member of annotations.Crash (annotations.btcrash for an API report).
+     * NULL or empty: complete. */
+    json_t *incomplete;
+};
+
 /**
- * Build the report for one captured crash: uuid, timestamp, lang, agent,
- * threads, mainThread, sourceCode, classifiers, attributes (automatic ones
- * from /proc/PID, overridden by cfg->attributes_json), annotations, modules,
- * arch and the faulting frame's registers. When @cap has an abort_message,
- * it is error.message and annotations.Crash["abort.message"] (the signal's
- * description stays in annotations.Crash.description). When @cap has a
- * cxx_type (an uncaught C++ exception), it is the classifier instead of the
- * signal's name, "type: what()" (or the type) is error.message, and
+ * Build the report of the crash in @rec from @parts: uuid (the capture's),
+ * timestamp, lang, agent, threads, mainThread, sourceCode, classifiers,
+ * attributes (the capture's automatic ones and the fault group, overridden
+ * by cfg->attributes_json), annotations, modules, arch and the faulting
+ * frame's registers. A frame the symbols did not reach keeps its address,
+ * library, "module_offset" and the module's build-id ("debug_identifier").
+ * When the capture has an abort_message, it is error.message and
+ * annotations.Crash["abort.message"] (the signal's description stays in
+ * annotations.Crash.description). When the view confirms a cxx_type (an
+ * uncaught C++ exception), it is the classifier instead of the signal's
+ * name, "type: what()" (or the type) is error.message, and
  * annotations.Crash gets "exception.type" and "exception.what". Every
- * string in it is valid UTF-8. Reads /proc/PID, so call it while the
- * crashed process still exists.
+ * string in it is valid UTF-8. Reads no process: only the source files it
+ * quotes.
+ *
+ * With @parts->userdata the report is an API report instead (below).
  *
  * @warn receives one line per configuration problem found here (for example
  * an invalid BACKTRACE_ATTRIBUTES); may be NULL.
  *
  * Returns: a new reference (json_decref it), or NULL when out of memory.
- * Borrows: @rec, @cap, @cfg.
+ * Borrows: @rec, @parts, @cfg.
  */
-json_t *btc_report_build(const struct btc_crash_record *rec, const struct btc_capture *cap,
+json_t *btc_report_build(const struct btc_crash_record *rec, const struct btc_report_parts *parts,
                          const struct btc_config *cfg, btc_cfg_warn_fn warn, void *warn_ctx);
+
+/**
+ * The source index (source.h) of @view as the report shows it: for an API
+ * report (@api) without the leading frames of btcrash's own libraries, so
+ * that the frames' ids match. Pass it as btc_report_parts.source.
+ *
+ * Returns: 0 and *ret (btc_source_free it), or -ENOMEM.
+ * Borrows: @view's frames, which must outlive *ret.
+ */
+int btc_report_source_new(const struct btc_view *view, bool api, const struct btc_source_opts *opts,
+                          struct btc_source **ret);
 
 /* Upper bound on the user data of an API report (BTC_USERDATA_FD). */
 #define BTC_REPORT_USERDATA_MAX (16u * 1024u * 1024u)
@@ -50,10 +92,10 @@ json_t *btc_report_build(const struct btc_crash_record *rec, const struct btc_ca
  */
 int btc_report_userdata_check(json_t *userdata, char *why, size_t size);
 
-/**
- * Build the report of an API call (btcrash_report_send; @rec->flags has
- * BTC_RECORD_F_API) from the capture and the checked @userdata. It is a
- * crash report with these differences, which are the API report's contract:
+/*
+ * An API report (btcrash_report_send; @rec->flags has BTC_RECORD_F_API,
+ * @parts->userdata checked by btc_report_userdata_check) is a crash report
+ * with these differences, which are the API report's contract:
  *
  *  - threads: the calling thread (@rec->tid) is mainThread and the only one
  *    with "fault": true, the thread the error is about. Its stack starts at
@@ -70,21 +112,15 @@ int btc_report_userdata_check(json_t *userdata, char *why, size_t size);
  *    given), then the user data's attributes: each later one wins.
  *  - annotations: "Process" and "Memory Maps" as for a crash, no "Crash";
  *    "btcrash" holds what a crash report keeps in "Crash" beside the signal:
- *    "note.capture", "unwind" and (see btc_report_note_attachments)
- *    "attachments", and is absent when there is nothing to note; "Log" is
- *    the user data's log when it is not empty; then the user data's
- *    annotations, whose keys win over all of these.
+ *    "note.capture", "unwind", "incomplete" and (see
+ *    btc_report_note_attachments) "attachments", and is absent when there
+ *    is nothing to note; "Log" is the user data's log when it is not empty;
+ *    then the user data's annotations, whose keys win over all of these.
  *
- * @cap may be NULL (capture failed): the calling thread then appears without
- * frames, and "btcrash" says so.
- *
- * Returns: a new reference, or NULL when out of memory.
- * Borrows: @rec, @cap, @cfg, @userdata (the report may share sub-objects
- *          of @userdata by reference).
+ * Without a view (capture failed) the calling thread appears without
+ * frames, and "btcrash" says so. The report may share sub-objects of the
+ * user data by reference.
  */
-json_t *btc_report_build_api(const struct btc_crash_record *rec, const struct btc_capture *cap,
-                             const struct btc_config *cfg, json_t *userdata, btc_cfg_warn_fn warn,
-                             void *warn_ctx);
 
 /**
  * Note in @report which attachments were left out or cut (@problems, an

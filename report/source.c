@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "json_util.h"
 
@@ -206,6 +207,9 @@ load_file(struct btc_source *s, struct file *f, const struct btc_source_opts *op
      * file. */
     if (f->path[0] != '/' || !f->nclusters)
         return 0;
+    /* Past the stage's deadline: the frames keep their path entries. */
+    if (opts->deadline_ns > 0 && btc_unwind_now_ns() >= opts->deadline_ns)
+        return 0;
     /* Only a regular file no larger than @max (O_NONBLOCK inside: a FIFO
      * planted at a source path cannot hang the helper), read no further
      * than its size at open: a file growing meanwhile is cut. */
@@ -290,7 +294,7 @@ entry_for(struct btc_source *s, struct file *f, int line)
 }
 
 int
-btc_source_new(const struct btc_capture *cap, const struct btc_source_opts *opts,
+btc_source_new(const struct btc_view *cap, const struct btc_source_opts *opts,
                struct btc_source **ret_source)
 {
     struct btc_source *s = calloc(1, sizeof(*s));

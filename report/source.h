@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "capture.h"
+#include "view.h"
 
 /* Files larger than this are never read: a generated or minified file that
  * large is unlikely to be useful context, and would cost the deadline. */
@@ -26,6 +26,9 @@ struct btc_source_opts {
     uint32_t tab_width;     /* reported as tabWidth */
     size_t max_file_bytes;  /* 0: BTC_SOURCE_MAX_FILE_BYTES */
     size_t max_total_bytes; /* 0: BTC_SOURCE_MAX_TOTAL_BYTES */
+    /* CLOCK_MONOTONIC: no file is read past it (0: none); the frames of
+     * files left unread keep their path entries. */
+    int64_t deadline_ns;
 };
 
 struct btc_source;
@@ -43,7 +46,7 @@ struct btc_source;
  *          Unreadable files are not errors: their entries carry only path.
  * Borrows: @cap, which must outlive *ret_source; @opts.
  */
-int btc_source_new(const struct btc_capture *cap, const struct btc_source_opts *opts,
+int btc_source_new(const struct btc_view *cap, const struct btc_source_opts *opts,
                    struct btc_source **ret_source);
 
 /**

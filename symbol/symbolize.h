@@ -11,6 +11,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "capture.h"
+#include "symbols.h"
 
 struct btc_unwind_frames {
     struct btc_frame *v;
@@ -43,8 +44,5 @@ struct btc_unwind_sym_request {
  */
 int btc_unwind_symbolize(Dwfl *dwfl, const struct btc_module *modules, size_t nmodules,
                          const struct btc_unwind_sym_request *req, struct btc_unwind_frames *out);
-
-/** Free the frames' strings and the array; accepts NULL and a zeroed @v. */
-void btc_unwind_frames_free(struct btc_frame *v, size_t n);
 
 #endif

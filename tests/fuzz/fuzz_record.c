@@ -22,6 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static FILE *devnull;
     struct btc_crash_record *rec;
+    struct btc_report_parts parts = {0};
     struct btc_config cfg;
     json_t *report, *ud = NULL;
 
@@ -47,12 +48,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rec->pid = 0x7fffffff;
     btc_cfg_defaults(&cfg);
     cfg.collect_source_code = false;
-    if (rec->flags & BTC_RECORD_F_API) {
-        ud = json_object();
-        report = btc_report_build_api(rec, NULL, &cfg, ud, NULL, NULL);
-    } else {
-        report = btc_report_build(rec, NULL, &cfg, NULL, NULL);
-    }
+    if (rec->flags & BTC_RECORD_F_API)
+        parts.userdata = ud = json_object();
+    report = btc_report_build(rec, &parts, &cfg, NULL, NULL);
     if (report && devnull) {
         btc_print_summary(devnull, report, NULL);
         btc_print_report(devnull, report, false);

@@ -27,6 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static FILE *devnull;
     static struct btc_crash_record rec;
+    struct btc_report_parts parts = {0};
     struct btc_config cfg;
     json_t *ud, *report, *problems;
     char why[512];
@@ -50,7 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     btc_cfg_defaults(&cfg);
     cfg.collect_source_code = false;
     cfg.attributes_json = "{\"app\":\"fuzz\",\"n\":{\"a\":1}}";
-    report = btc_report_build_api(&rec, NULL, &cfg, ud, warn, NULL);
+    parts.userdata = ud;
+    report = btc_report_build(&rec, &parts, &cfg, warn, NULL);
     problems = json_pack("[s]", "attachment /x skipped: fuzz");
     if (report && problems)
         FUZZ_CHECK(btc_report_note_attachments(report, true, problems) == 0);

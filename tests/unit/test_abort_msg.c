@@ -217,7 +217,7 @@ test_abort_message_found_in_libc(void **state)
 
     (void)state;
     assert_non_null(libc_var);
-    assert_int_equal(btc_unwind_dwfl_open(getpid(), &dwfl), 0);
+    assert_int_equal(btc_unwind_dwfl_open(getpid(), NULL, 0, &dwfl), 0);
     assert_int_equal(btc_unwind_abort_msg_var(dwfl, &addr), 0);
     assert_true(addr == (uint64_t)(uintptr_t)libc_var);
 

@@ -1,6 +1,7 @@
-/* test_report: the Backtrace JSON report (submit/report.c) built from a
- * hand-made crash record and capture of this very process, for a crash and
- * for a C API report with its user data, and its rendering (submit/print.c). */
+/* test_report: the Backtrace JSON report (report/report.c) built from a
+ * hand-made crash record and view of a capture of this very process, for a
+ * crash and for a C API report with its user data, and its rendering
+ * (report/print.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -17,7 +18,10 @@
 
 #include "print.h"
 #include "report.h"
+#include "sysinfo.h"
+#include "uuid.h"
 #include "utf8.h"
+#include "view.h"
 
 #define FFFD         BTC_UTF8_REPLACEMENT
 #define OTHER_TID    999999
@@ -38,6 +42,7 @@ struct fixture {
     struct btc_frame other_frames[2];
     struct btc_thread threads[2];
     struct btc_capture cap;
+    struct btc_view view;
     struct btc_config cfg;
     struct warnings w;
     char tid[16];
@@ -133,15 +138,18 @@ setup(void **state)
                                         .nframes = 4};
     f->threads[1] = (struct btc_thread){
         .tid = OTHER_TID, .name = "worker", .frames = f->other_frames, .nframes = 2};
-    f->cap = (struct btc_capture){.pid = f->rec.pid,
+    f->cap = (struct btc_capture){.rec = f->rec,
                                   .ptrace_ok = true,
                                   .exe_path = "/opt/demo\xfe/bin/demo",
                                   .lang_version = "GCC: (Debian 12.2.0-14) 12.2.0",
                                   .fault_thread = 0,
-                                  .threads = f->threads,
-                                  .nthreads = 2,
                                   .modules = f->modules,
                                   .nmodules = 2};
+    if (btc_uuid_v4(f->cap.uuid) < 0 ||
+        btc_sysinfo_collect(f->rec.pid, f->cap.exe_path, &f->cap.facts) < 0)
+        return -1;
+    f->view =
+        (struct btc_view){.cap = &f->cap, .threads = f->threads, .nthreads = 2, .fault_thread = 0};
     f->modules[2] = (struct btc_module){
         .start = 0x7f1000000000, .size = 0x1000, .path = "/usr/lib/libbtcrash-api.so"};
     f->modules[3] = (struct btc_module){
@@ -167,6 +175,7 @@ teardown(void **state)
     struct fixture *f = *state;
 
     unlink(f->source);
+    json_decref(f->cap.facts);
     free(f);
     return 0;
 }
@@ -174,7 +183,8 @@ teardown(void **state)
 static json_t *
 build(struct fixture *f)
 {
-    json_t *report = btc_report_build(&f->rec, &f->cap, &f->cfg, collect_warning, &f->w);
+    struct btc_report_parts parts = {.view = &f->view, .source_text = true};
+    json_t *report = btc_report_build(&f->rec, &parts, &f->cfg, collect_warning, &f->w);
     char *text;
 
     assert_non_null(report);
@@ -509,7 +519,7 @@ test_report_without_ptrace_notes_why_other_threads_are_missing(void **state)
 
     f->cap.ptrace_ok = false;
     f->cap.ptrace_error = "ptrace: Operation not permitted";
-    f->cap.nthreads = 1;
+    f->view.nthreads = 1;
     r = build(f);
     crash = json_object_get(json_object_get(r, "annotations"), "Crash");
     assert_non_null(strstr(sget(crash, "note.capture"), "ptrace: Operation not permitted"));
@@ -610,7 +620,8 @@ static void
 test_report_without_capture_still_names_the_faulting_thread(void **state)
 {
     struct fixture *f = *state;
-    json_t *r = btc_report_build(&f->rec, NULL, &f->cfg, NULL, NULL);
+    struct btc_report_parts none = {0};
+    json_t *r = btc_report_build(&f->rec, &none, &f->cfg, NULL, NULL);
 
     assert_non_null(r);
     assert_string_equal(sget(r, "mainThread"), f->tid);
@@ -637,11 +648,13 @@ build_api(struct fixture *f, const char *userdata_text)
 {
     json_error_t err;
     json_t *ud = json_loads(userdata_text, 0, &err), *report;
+    struct btc_report_parts parts;
     char why[256], *text;
 
     assert_non_null(ud);
     assert_int_equal(btc_report_userdata_check(ud, why, sizeof(why)), 0);
-    report = btc_report_build_api(&f->rec, &f->cap, &f->cfg, ud, collect_warning, &f->w);
+    parts = (struct btc_report_parts){.view = &f->view, .source_text = true, .userdata = ud};
+    report = btc_report_build(&f->rec, &parts, &f->cfg, collect_warning, &f->w);
     json_decref(ud);
     assert_non_null(report);
     text = json_dumps(report, 0);
@@ -812,7 +825,7 @@ test_report_api_notes_capture_and_attachments_in_btcrash_annotation(void **state
     make_api(f);
     f->cap.ptrace_ok = false;
     f->cap.ptrace_error = "ptrace(PTRACE_SEIZE): every thread is traced by another process";
-    f->cap.nthreads = 1;
+    f->view.nthreads = 1;
     r = build_api(f, "{}");
     notes = json_object_get(json_object_get(r, "annotations"), "btcrash");
     assert_non_null(strstr(sget(notes, "note.capture"), "only the calling thread was captured"));
@@ -829,7 +842,7 @@ test_report_api_notes_capture_and_attachments_in_btcrash_annotation(void **state
 
     /* Nothing else to note: the annotation is made for the attachments. */
     f->cap.ptrace_ok = true;
-    f->cap.nthreads = 2;
+    f->view.nthreads = 2;
     r = build_api(f, "{}");
     assert_null(json_object_get(json_object_get(r, "annotations"), "btcrash"));
     assert_int_equal(json_array_append_new(problems, json_string("attachment /y skipped")), 0);
@@ -845,9 +858,10 @@ test_report_api_without_capture_names_the_calling_thread(void **state)
 {
     struct fixture *f = *state;
     json_t *ud = json_object(), *r;
+    struct btc_report_parts parts = {.userdata = ud};
 
     make_api(f);
-    r = btc_report_build_api(&f->rec, NULL, &f->cfg, ud, NULL, NULL);
+    r = btc_report_build(&f->rec, &parts, &f->cfg, NULL, NULL);
     assert_non_null(r);
     assert_string_equal(sget(r, "mainThread"), f->tid);
     assert_true(json_is_true(json_object_get(thread(r, f->tid), "fault")));

@@ -1,0 +1,156 @@
+/* symbols: see symbols.h. */
+#include "symbols.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "modules.h"
+#include "symbolize.h"
+#include "tailcall.h"
+
+int
+btc_symbols_new(struct btc_capture *cap, Dwfl *dwfl, struct btc_symbols **ret, char *why,
+                size_t size)
+{
+    struct btc_symbols *s = calloc(1, sizeof(*s));
+    int r;
+
+    if (!s)
+        return -ENOMEM;
+    s->cap = cap;
+    s->nthreads = cap->nthreads;
+    s->threads = calloc(cap->nthreads + 1, sizeof(*s->threads));
+    if (!s->threads) {
+        free(s);
+        return -ENOMEM;
+    }
+    if (dwfl) {
+        s->dwfl = dwfl;
+    } else {
+        /* A stored capture: the modules as the map names them, opened from
+         * the files. */
+        r = cap->maps ? btc_unwind_dwfl_open(cap->rec.pid, cap->maps, cap->maps_len, &s->dwfl)
+                      : -ENODATA;
+        if (r < 0) {
+            if (size > 0)
+                snprintf(why, size, "could not open the modules: %s",
+                         r == -ENODATA ? "the capture has no memory map" : strerror(-r));
+            btc_symbols_free(s);
+            return r;
+        }
+        s->own_dwfl = true;
+        btc_unwind_modules_index(s->dwfl, cap->modules, cap->nmodules);
+    }
+    *ret = s;
+    return 0;
+}
+
+void
+btc_symbols_free(struct btc_symbols *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; s->threads && i < s->nthreads; i++)
+        btc_unwind_frames_free(s->threads[i].frames, s->threads[i].nframes);
+    free(s->threads);
+    if (s->own_dwfl)
+        dwfl_end(s->dwfl);
+    free(s->stopped);
+    free(s);
+}
+
+static int
+note_stop(struct btc_symbols *s, const char *fmt, size_t frame, int tid)
+{
+    if (s->stopped)
+        return 1;
+    if (asprintf(&s->stopped, fmt, frame, tid) < 0) {
+        s->stopped = NULL;
+        return -ENOMEM;
+    }
+    return 1;
+}
+
+int
+btc_symbols_modules(struct btc_symbols *s, int64_t deadline_ns)
+{
+    int r;
+
+    if (s->modules_done)
+        return 0;
+    r = btc_unwind_modules_debuginfo(s->dwfl, s->cap->modules, s->cap->nmodules, deadline_ns);
+    if (r == 0)
+        s->modules_done = true;
+    if (r == 1 && !s->stopped) {
+        s->stopped = strdup("the search for debug files stopped: time budget");
+        if (!s->stopped)
+            return -ENOMEM;
+    }
+    return r;
+}
+
+/* The frames of functions that tail-called their way from the function that
+ * called @callee's up to @callee's: the stack has no return address for them. */
+static int
+symbolize_tailcalls(struct btc_symbols *s, const struct btc_raw_frame *callee, uint64_t caller_ra,
+                    struct btc_unwind_frames *out)
+{
+    uint64_t callee_addr = callee->activation ? callee->pc : callee->pc - 1;
+    uint64_t *pcs = NULL;
+    size_t n = 0;
+    int r;
+
+    r = btc_unwind_tailcalls(s->dwfl, callee_addr, caller_ra, &pcs, &n);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        struct btc_unwind_sym_request req = {.pc = pcs[i]};
+
+        r = btc_unwind_symbolize(s->dwfl, s->cap->modules, s->cap->nmodules, &req, out);
+    }
+    free(pcs);
+    return r;
+}
+
+int
+btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
+{
+    const struct btc_raw_thread *raw = &s->cap->threads[t];
+    struct btc_sym_thread *st = &s->threads[t];
+    struct btc_unwind_frames out = {
+        .v = st->frames, .n = st->nframes, .cap = st->nframes, .max = BTC_UNWIND_MAX_FRAMES};
+    int r = 0;
+
+    for (size_t k = st->raw_done; k < raw->nframes && r == 0 && !st->cut; k++) {
+        const struct btc_raw_frame *f = &raw->frames[k];
+        struct btc_unwind_sym_request req = {
+            .pc = f->pc,
+            .activation = f->activation,
+            .expand_inlines = true,
+            .skip_entry_inlines = raw->fault && k == 0,
+        };
+
+        /* Checked per frame: one frame costs at most a unit's DIE walk. */
+        if (deadline_ns > 0 && btc_unwind_now_ns() >= deadline_ns) {
+            r = 2;
+            break;
+        }
+        if (k > 0 && !f->activation)
+            r = symbolize_tailcalls(s, &raw->frames[k - 1], f->pc, &out);
+        if (r == 0)
+            r = btc_unwind_symbolize(s->dwfl, s->cap->modules, s->cap->nmodules, &req, &out);
+        if (r >= 0)
+            st->raw_done = k + 1;
+        if (r == 1) {
+            st->cut = true;
+            r = 0;
+        }
+    }
+    st->frames = out.v;
+    st->nframes = out.n;
+    if (r == 2)
+        return note_stop(s, "symbolication stopped at frame %zu of thread %d: time budget",
+                         st->raw_done, raw->tid);
+    return r;
+}
