@@ -28,9 +28,12 @@ pytestmark = pytest.mark.helper
 
 RECORD_FD, NOTIFY_FD = 3, 4  # preload/crash_record.h
 NOTIFY_DONE = b"D"
-# Offsets in struct btc_crash_record (preload/crash_record.h, x86_64).
-OFF_MAGIC, OFF_VERSION, OFF_PID, OFF_STACK_LEN = 0, 4, 16, 248
-HEADER_SIZE = 400
+# A report was kept ('S'), then the crashed process may go ('D').
+NOTIFY_KEPT_DONE = b"SD"
+# Offsets in struct btc_crash_record (protocol/crash_record.h, x86_64).
+OFF_MAGIC, OFF_VERSION, OFF_PID, OFF_STACK_LEN, OFF_MAPS_LEN = 0, 4, 16, 248, 256
+HEADER_SIZE = 416
+RECORD_VERSION = 2
 BAD_RECORD = "no valid crash record on descriptor 3"
 
 STAND_IN = """#!%(python)s
@@ -154,10 +157,13 @@ def test_what_the_library_hands_over(held, check):
     magic, version, header = struct.unpack_from("<III", rec, OFF_MAGIC)
     pid, tid = struct.unpack_from("<ii", rec, OFF_PID)
     (stack_len,) = struct.unpack_from("<Q", rec, OFF_STACK_LEN)
-    check.eq((magic, version, header), (0x42544352, 1, HEADER_SIZE), "record magic/version/size")
+    (maps_len,) = struct.unpack_from("<Q", rec, OFF_MAPS_LEN)
+    check.eq((magic, version, header), (0x42544352, RECORD_VERSION, HEADER_SIZE),
+             "record magic/version/size")
     check.eq(pid, held.proc.pid, "record pid")
     check.eq(tid, held.proc.pid, "record tid (timed_null faults on its main thread)")
-    check.eq(len(rec), HEADER_SIZE + stack_len, "record length: the header and the stack copy")
+    check.eq(len(rec), HEADER_SIZE + stack_len + maps_len,
+             "record length: the header, the stack copy and the memory map")
     check(0 < stack_len <= 256 * 1024, "stack copy of %d bytes" % stack_len)
 
 
@@ -165,11 +171,12 @@ def test_record_becomes_a_report(held, build, tmp_path, db, check):
     """The real helper, given the record, stores the report of the held
     process (its pid, its crashing thread, timed_null's frames) with the
     configuration of its own environment, tells the process it may go (the
-    notify byte), and exits 0; the process then dies of its SIGSEGV."""
+    notify bytes: a report is kept, then the process may go), and exits 0;
+    the process then dies of its SIGSEGV."""
     status, err, said = run_helper(build, tmp_path, held.record, db,
                                    BACKTRACE_ATTRIBUTES='{"given": "to the helper"}')
     check.eq(status, 0, "the helper's exit status (stderr: %s)" % err)
-    check.eq(said, NOTIFY_DONE, "what the helper wrote on the notify descriptor")
+    check.eq(said, NOTIFY_KEPT_DONE, "what the helper wrote on the notify descriptor")
     reps = list(reports(db).values())
     if check.eq(len(reps), 1, "reports stored"):
         rep = reps[0].report
@@ -200,7 +207,7 @@ def test_bad_record_is_refused(held, build, tmp_path, db, check, mutation):
         "empty": b"",
         "half_header": rec[:HEADER_SIZE // 2],
         "magic": patched(rec, OFF_MAGIC, "<I", 0x52435442),
-        "version": patched(rec, OFF_VERSION, "<I", 2),
+        "version": patched(rec, OFF_VERSION, "<I", RECORD_VERSION + 1),
         "stack_len": patched(rec, OFF_STACK_LEN, "<Q", 256 * 1024 + 1),
         "truncated_stack": rec[:HEADER_SIZE + stack_len - 1],
     }[mutation]
@@ -215,13 +222,21 @@ def test_bad_record_is_refused(held, build, tmp_path, db, check, mutation):
 
 def test_record_of_a_process_that_is_gone(held, build, tmp_path, db, check):
     """A record whose process is not there (pid of an exited process): the
-    helper names the process and the error, still releases the waiting side,
-    and does not hang."""
+    helper still keeps a report of what the record says (the signal, and the
+    crashing thread's frames when the record's stack copy and memory map
+    give them, else why they are missing), releases the waiting side, and
+    does not hang."""
     gone = subprocess.Popen(["true"])
     gone.wait()
     rec = patched(patched(held.record, OFF_PID, "<i", gone.pid), OFF_PID + 4, "<i", gone.pid)
     status, err, said = run_helper(build, tmp_path, rec, db)
-    check("could not capture the crashed process %d" % gone.pid in err,
-          "the helper does not name the missing process: %r" % err)
-    check.eq(said, NOTIFY_DONE, "what the helper wrote on the notify descriptor")
-    check(status != 0, "exit status 0 for a record it could not capture")
+    check.eq(said, NOTIFY_KEPT_DONE, "what the helper wrote on the notify descriptor")
+    check.eq(status, 0, "the helper's exit status: a report was kept (stderr: %s)" % err)
+    reps = list(reports(db).values())
+    if check.eq(len(reps), 1, "reports kept for a process that is gone"):
+        rep = reps[0].report
+        check.eq(rep["attributes"].get("signal"), "SIGSEGV", "the record's signal")
+        stack = rep["threads"][str(gone.pid)]["stack"]
+        note = rep["annotations"]["Crash"].get("note.capture", "")
+        check(stack or ("could not capture the crashed process %d" % gone.pid in err and note),
+              "no frames, and no word why: note.capture %r; stderr %r" % (note, err))
