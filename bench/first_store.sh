@@ -27,9 +27,9 @@ for prog in timed_null deep3000; do
     : > "$work/first" && : > "$work/last"
     for _ in $(seq "$runs"); do
         rm -rf "$work/db"
-        # The subshell takes the shell's "Segmentation fault" line.
-        (env LD_PRELOAD="$lib" BACKTRACE_DATABASE_PATH="$work/db" BACKTRACE_DEBUG_BACKTRACE=1 \
-            BACKTRACE_TIMEOUT="$timeout" "$progs/$prog" 2> "$work/err") 2> /dev/null || true
+        # The group's 2> takes the shell's own "Segmentation fault" line.
+        { env LD_PRELOAD="$lib" BACKTRACE_DATABASE_PATH="$work/db" BACKTRACE_DEBUG_BACKTRACE=1 \
+            BACKTRACE_TIMEOUT="$timeout" "$progs/$prog" 2> "$work/err"; } 2> /dev/null || true
         sed -n 's/.*report stored as .*, \([0-9.]*\) ms after the fault/\1/p' "$work/err" \
             >> "$work/first"
         sed -n 's/.*improved with .*, \([0-9.]*\) ms after the fault/\1/p' "$work/err" \
