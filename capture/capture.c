@@ -253,8 +253,12 @@ btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const c
     /* The live map first: libdwfl then also finds the vDSO through the
      * process's auxv. The record's copy when the helper may not read it. */
     r = btc_unwind_dwfl_open(rec->pid, NULL, 0, &s->dwfl);
-    if (r < 0 && r != -ENOMEM && c->maps)
+    if (r < 0 && r != -ENOMEM && c->maps && c->maps_len > 0)
         r = btc_unwind_dwfl_open(rec->pid, c->maps, c->maps_len, &s->dwfl);
+    if (r == -EIO) {
+        snprintf(why, size, "could not read its memory map: %s", dwfl_errmsg(-1));
+        goto fail;
+    }
     if (r < 0) {
         say(why, size, "could not read its memory map", r);
         goto fail;

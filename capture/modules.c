@@ -50,12 +50,13 @@ btc_unwind_dwfl_open(int pid, const char *maps, size_t maps_len, Dwfl **ret_dwfl
         r = dwfl_linux_proc_report(dwfl, pid);
     }
     if (r != 0) {
-        /* A positive errno from opening /proc/PID/maps, or -1 from libdwfl. */
-        r = r > 0 ? (r == ENOENT ? -ESRCH : -r) : -ENOMEM;
+        /* A positive errno from opening /proc/PID/maps, or -1 from libdwfl,
+         * whose dwfl_errmsg(-1) says why. */
+        r = r > 0 ? (r == ENOENT ? -ESRCH : -r) : -EIO;
         goto fail;
     }
     if (dwfl_report_end(dwfl, NULL, NULL) != 0) {
-        r = -ENOMEM;
+        r = -EIO;
         goto fail;
     }
     *ret_dwfl = dwfl;

@@ -16,7 +16,8 @@
  * handler's copy, for a process whose maps the helper may not read, or a
  * stored capture's.
  * Returns: 0 and *ret_dwfl (dwfl_end it), -ENOMEM, -ESRCH when the process is
- *          gone, or another -errno.
+ *          gone, -EIO when libdwfl failed (dwfl_errmsg(-1) says why), or
+ *          another -errno.
  */
 int btc_unwind_dwfl_open(int pid, const char *maps, size_t maps_len, Dwfl **ret_dwfl);
 

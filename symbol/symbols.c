@@ -37,7 +37,9 @@ btc_symbols_new(struct btc_capture *cap, Dwfl *dwfl, struct btc_symbols **ret, c
         if (r < 0) {
             if (size > 0)
                 snprintf(why, size, "could not open the modules: %s",
-                         r == -ENODATA ? "the capture has no memory map" : strerror(-r));
+                         r == -ENODATA ? "the capture has no memory map"
+                         : r == -EIO   ? dwfl_errmsg(-1)
+                                       : strerror(-r));
             btc_symbols_free(s);
             return r;
         }
