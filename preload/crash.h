@@ -66,4 +66,15 @@ int64_t btc_crash_now_ns(clockid_t clock);
 /* Crash path: async-signal-safe. One line on stderr, "btcrash: " first. */
 void btc_crash_say(const char *msg, const char *detail, long num);
 
+/* Crash path: async-signal-safe. One line on stderr: "btcrash: @msg: " and
+ * what @err (an errno value, either sign) means, in words when
+ * btc_crash_errno_words knows it, else "errno N". */
+void btc_crash_say_errno(const char *msg, int err);
+
+/* Crash path: async-signal-safe, pure. A few words for @err (either sign),
+ * naming the limit involved where there is one, e.g. "too many open files
+ * (RLIMIT_NOFILE)" for EMFILE; NULL for a value not in the table. The text
+ * is static. */
+const char *btc_crash_errno_words(int err);
+
 #endif

@@ -144,7 +144,7 @@ btc_crash_on_signal(int sig, siginfo_t *si, void *ucontext)
         (void)btc_crash_run_helper(&g_record, fd);
         btc_sys_close(fd);
     } else {
-        btc_crash_say("could not record the crash, errno", NULL, -fd);
+        btc_crash_say_errno("could not record the crash", fd);
     }
     atomic_store(&g_done, 1);
     t_reporting = 0;

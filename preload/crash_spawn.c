@@ -52,16 +52,42 @@ btc_crash_say(const char *msg, const char *detail, long num)
     (void)!btc_sys_write(STDERR_FILENO, b.buf, b.len);
 }
 
+void
+btc_crash_say_errno(const char *msg, int err)
+{
+    char line[512];
+    struct btc_strbuf b;
+    const char *words = btc_crash_errno_words(err);
+
+    btc_strbuf_init(&b, line, sizeof(line));
+    btc_strbuf_puts(&b, "btcrash: ");
+    btc_strbuf_puts(&b, msg);
+    btc_strbuf_puts(&b, ": ");
+    if (words) {
+        btc_strbuf_puts(&b, words);
+    } else {
+        btc_strbuf_puts(&b, "errno ");
+        btc_strbuf_put_i64(&b, err < 0 ? -(int64_t)err : err);
+    }
+    btc_strbuf_finish_line(&b);
+    (void)!btc_sys_write(STDERR_FILENO, b.buf, b.len);
+}
+
 int
 btc_crash_fd_high(int fd)
 {
-    int hi;
+    int hi, err;
 
     if (fd >= 10)
         return fd;
     hi = btc_sys_fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    err = errno;
     btc_sys_close(fd);
-    return hi < 0 ? -errno : hi;
+    if (hi >= 0)
+        return hi;
+    /* F_DUPFD says EINVAL, not EMFILE, when 10 is at or above the soft
+     * RLIMIT_NOFILE: that is the limit the message is to name. */
+    return err == EINVAL ? -EMFILE : -err;
 }
 
 /* Runs in the child, which shares the parent's memory until execve
@@ -143,12 +169,16 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
     int pipefd[2], status = 0, r = 0;
     pid_t pid;
 
-    if (btc_sys_pipe2(pipefd, O_CLOEXEC) < 0)
-        return -errno;
+    if (btc_sys_pipe2(pipefd, O_CLOEXEC) < 0) {
+        r = -errno;
+        btc_crash_say_errno("could not start the helper (pipe)", r);
+        return r;
+    }
     pipefd[0] = btc_crash_fd_high(pipefd[0]);
     pipefd[1] = btc_crash_fd_high(pipefd[1]);
     if (pipefd[0] < 0 || pipefd[1] < 0) {
         r = pipefd[0] < 0 ? pipefd[0] : pipefd[1];
+        btc_crash_say_errno("could not start the helper (pipe)", r);
         goto out;
     }
     args.notify_fd = pipefd[1];
@@ -162,7 +192,7 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
     pipefd[1] = -1;
     if (pid < 0) {
         r = -errno;
-        btc_crash_say("could not start the helper: clone failed, errno", NULL, -r);
+        btc_crash_say_errno("could not start the helper (clone)", r);
         goto out;
     }
     /* Under Yama ptrace_scope=1 only ancestors may trace us; the helper is our
