@@ -41,9 +41,20 @@ struct btc_crash_plan {
 
 extern struct btc_crash_plan btc_crash_plan;
 
-/* Crash path: async-signal-safe. Fill the record from the signal. */
+/* Crash path: async-signal-safe. Fill the record from the signal; the
+ * fault happened at @fault_mono_ns (CLOCK_MONOTONIC), and the process is to
+ * be gone by @deadline_mono_ns. */
 void btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si,
-                           const void *ucontext);
+                           const void *ucontext, int64_t fault_mono_ns, int64_t deadline_mono_ns);
+
+/* Constructor, and a forked child (pthread_atfork): note that this
+ * process's memory is its own. */
+void btc_crash_note_own_memory(void);
+
+/* Crash path: async-signal-safe. Whether this process runs in another
+ * process's memory: a vfork() child before its exec. Its writes to the
+ * library's statics are seen by its parent. */
+bool btc_crash_in_borrowed_memory(void);
 
 /* Crash path: async-signal-safe. Write the record and a copy of the
  * crashing thread's stack into a new memfd. Returns the fd (>= 10, close-on-

@@ -45,7 +45,7 @@ has_fault_address(int sig, const siginfo_t *si)
 
 void
 btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si,
-                      const void *ucontext)
+                      const void *ucontext, int64_t fault_mono_ns, int64_t deadline_mono_ns)
 {
     const ucontext_t *uc = ucontext;
     const greg_t *g = uc->uc_mcontext.gregs;
@@ -70,10 +70,8 @@ btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si
     if (has_fault_address(sig, si))
         rec->fault_address = (uint64_t)(uintptr_t)si->si_addr;
     rec->fault_time_ns = btc_crash_now_ns(CLOCK_REALTIME);
-    rec->fault_mono_ns = btc_crash_now_ns(CLOCK_MONOTONIC);
-    rec->deadline_mono_ns =
-        rec->fault_mono_ns +
-        (int64_t)__atomic_load_n(&btc_crash_plan.timeout_ms, __ATOMIC_RELAXED) * 1000000;
+    rec->fault_mono_ns = fault_mono_ns;
+    rec->deadline_mono_ns = deadline_mono_ns;
 
     /* DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip. */
     static const int map[BTC_REG_COUNT] = {
