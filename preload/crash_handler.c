@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -172,6 +173,26 @@ claim(uint64_t me, pid_t pid, pid_t mm, int64_t own_end)
     }
 }
 
+/* A crashed process may be at a soft limit that the report needs (`ulimit
+ * -n 13`, a small `ulimit -f`): raise the soft limits to the hard ones
+ * before the memfd, the pipe and the helper, which inherits them over exec
+ * and writes the database. Nothing of the program's is at stake: it is
+ * about to die. A hard limit cannot be raised; the messages name it. */
+static void
+raise_limits(void)
+{
+    static const int resources[] = {RLIMIT_NOFILE, RLIMIT_FSIZE};
+
+    for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
+        struct rlimit lim;
+
+        if (btc_sys_prlimit(resources[i], NULL, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+            lim.rlim_cur = lim.rlim_max;
+            (void)btc_sys_prlimit(resources[i], &lim, NULL);
+        }
+    }
+}
+
 /* Give the signal back: set the default disposition (the program's, or it
  * would not be reported) and queue the same signal, with the same siginfo,
  * to this thread. It stays pending (blocked while the handler runs: it is
@@ -275,6 +296,10 @@ btc_crash_on_signal(int sig, siginfo_t *si, void *ucontext)
     atomic_store(&g_deadline, deadline);
     atomic_store(&g_deadline_of, me);
 
+    raise_limits();
+    /* The program's errno at the fault, which the record keeps: the system
+     * calls above may have changed it. */
+    errno = saved_errno;
     btc_crash_record_fill(&g_record, sig, origin_si, origin_uc, fault_mono, deadline);
     int fd = btc_crash_record_write(&g_record);
     if (fd >= 0) {
