@@ -56,10 +56,20 @@ void btc_crash_note_own_memory(void);
  * library's statics are seen by its parent. */
 bool btc_crash_in_borrowed_memory(void);
 
-/* Crash path: async-signal-safe. Write the record and a copy of the
- * crashing thread's stack into a new memfd. Returns the fd (>= 10, close-on-
- * exec) or -errno. */
+/* Crash path: async-signal-safe. Write the record, a copy of the crashing
+ * thread's stack and the text of /proc/self/maps into a new memfd (sets
+ * stack_len, maps_len and BTC_RECORD_F_MAPS_CUT). Returns the fd (>= 10,
+ * close-on-exec) or -errno. */
 int btc_crash_record_write(struct btc_crash_record *rec);
+
+/* Crash path: async-signal-safe. Copy the text read from @src_fd (to its
+ * end) into @dst_fd at offset @off, and keep whole lines only: at most @max
+ * bytes, and no more than was read by @deadline_ns (CLOCK_MONOTONIC). The
+ * file is cut after the last whole line kept. Returns the bytes kept; sets
+ * *ret_cut when anything was left out (the limit, the deadline, a read or
+ * write that failed, a last line without its newline). */
+uint64_t btc_crash_copy_lines(int src_fd, int dst_fd, off_t off, uint64_t max, int64_t deadline_ns,
+                              bool *ret_cut);
 
 /* Crash path: async-signal-safe. Start the helper on @record_fd and wait for
  * it until rec->deadline_mono_ns; kill it if it is still running then.

@@ -29,8 +29,8 @@ pytestmark = pytest.mark.helper
 RECORD_FD, NOTIFY_FD = 3, 4  # preload/crash_record.h
 NOTIFY_DONE = b"D"
 # Offsets in struct btc_crash_record (preload/crash_record.h, x86_64).
-OFF_MAGIC, OFF_VERSION, OFF_PID, OFF_STACK_LEN = 0, 4, 16, 248
-HEADER_SIZE = 400
+OFF_MAGIC, OFF_VERSION, OFF_PID, OFF_STACK_LEN, OFF_MAPS_LEN = 0, 4, 16, 248, 256
+RECORD_VERSION, HEADER_SIZE = 2, 416
 BAD_RECORD = "no valid crash record on descriptor 3"
 
 STAND_IN = """#!%(python)s
@@ -153,12 +153,15 @@ def test_what_the_library_hands_over(held, check):
     rec = held.record
     magic, version, header = struct.unpack_from("<III", rec, OFF_MAGIC)
     pid, tid = struct.unpack_from("<ii", rec, OFF_PID)
-    (stack_len,) = struct.unpack_from("<Q", rec, OFF_STACK_LEN)
-    check.eq((magic, version, header), (0x42544352, 1, HEADER_SIZE), "record magic/version/size")
+    (stack_len, maps_len) = struct.unpack_from("<QQ", rec, OFF_STACK_LEN)
+    check.eq((magic, version, header), (0x42544352, RECORD_VERSION, HEADER_SIZE),
+             "record magic/version/size")
     check.eq(pid, held.proc.pid, "record pid")
     check.eq(tid, held.proc.pid, "record tid (timed_null faults on its main thread)")
-    check.eq(len(rec), HEADER_SIZE + stack_len, "record length: the header and the stack copy")
+    check.eq(len(rec), HEADER_SIZE + stack_len + maps_len,
+             "record length: the header, the stack copy and the memory map")
     check(0 < stack_len <= 256 * 1024, "stack copy of %d bytes" % stack_len)
+    check(0 < maps_len <= 1024 * 1024, "memory map of %d bytes" % maps_len)
 
 
 def test_record_becomes_a_report(held, build, tmp_path, db, check):
@@ -188,7 +191,8 @@ def test_record_becomes_a_report(held, build, tmp_path, db, check):
 
 
 @pytest.mark.parametrize("mutation", [
-    "none", "empty", "half_header", "magic", "version", "stack_len", "truncated_stack"])
+    "none", "empty", "half_header", "magic", "version", "stack_len", "truncated_stack",
+    "maps_len", "truncated_maps"])
 def test_bad_record_is_refused(held, build, tmp_path, db, check, mutation):
     """A missing, empty, cut or inconsistent record: the helper says so in
     one line, exits 2, writes nothing on the notify descriptor (the process
@@ -200,9 +204,11 @@ def test_bad_record_is_refused(held, build, tmp_path, db, check, mutation):
         "empty": b"",
         "half_header": rec[:HEADER_SIZE // 2],
         "magic": patched(rec, OFF_MAGIC, "<I", 0x52435442),
-        "version": patched(rec, OFF_VERSION, "<I", 2),
+        "version": patched(rec, OFF_VERSION, "<I", RECORD_VERSION + 1),
         "stack_len": patched(rec, OFF_STACK_LEN, "<Q", 256 * 1024 + 1),
         "truncated_stack": rec[:HEADER_SIZE + stack_len - 1],
+        "maps_len": patched(rec, OFF_MAPS_LEN, "<Q", 1024 * 1024 + 1),
+        "truncated_maps": rec[:len(rec) - 1],
     }[mutation]
     status, err, said = run_helper(build, tmp_path, given, db)
     check.eq(status, 2, "exit status for a %s record" % mutation)
