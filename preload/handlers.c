@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdatomic.h>
 
+#include "crash.h"
 #include "crash_chain.h"
 #include "handlers.h"
 
@@ -137,7 +138,21 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
 
     if (!btc_crash_chain_managed(sig))
         return btc_real_sigaction(sig, act, oldact);
-    btc_crash_chain_lock(false, &mask);
+    if (btc_crash_in_borrowed_memory()) {
+        /* A vfork child, before its exec: its dispositions are its own (the
+         * kernel copied them), but this memory is its parent's. Changing
+         * the record would change the parent's handler. Straight to the
+         * kernel: the child gets what it asked for, without btcrash in
+         * front, and the parent keeps its own. */
+        struct sigaction kernel;
+
+        btc_crash_chain_get(sig, &cur);
+        r = btc_real_sigaction(sig, act, &kernel);
+        if (r == 0 && oldact)
+            *oldact = kernel.sa_sigaction == btc_crash_on_signal ? cur : kernel;
+        return r;
+    }
+    btc_crash_chain_lock(&mask);
     btc_crash_chain_get(sig, &cur);
     if (act) {
         if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN && !is_fault_signal(sig)) {
