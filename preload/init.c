@@ -81,6 +81,7 @@ btcrash_preload_init(void)
     struct btc_config cfg;
     int r;
 
+    btc_handlers_resolve();
     /* Inert in setuid/setgid programs: the environment is not to be trusted
      * there, and the helper would run with the caller's privileges. */
     if (getauxval(AT_SECURE))
