@@ -22,13 +22,10 @@
 #define ST_INDEX(st) ((unsigned)((st) >> 1) & 1u)
 #define ST_GEN_ONE   4u
 /* Readers retry only when a new disposition was published while they
- * copied (they never wait for a writer; see read_slot): this many in a row
+ * copied (they never wait for a writer; see get()): this many in a row
  * would take a sigaction() storm, each call being a system call longer
  * than one copy. */
 #define READ_TRIES 64
-/* How long a writer gives a lock held by another process (see
- * btc_crash_chain_lock) before taking it over: in 50 us pauses, 10 ms. */
-#define FOREIGN_TRIES 200
 
 /* The program's disposition of one signal. The writers (the interposed
  * sigaction(), under g_lock; the constructor) copy a new disposition into
@@ -82,21 +79,19 @@ btc_crash_chain_lock(unsigned long *ret_mask)
     uint64_t me = (uint64_t)(uint32_t)pid << 32 | (uint32_t)btc_sys_gettid();
 
     sigmask_set(&all, ret_mask);
-    for (unsigned tries = 0;; tries++) {
+    for (;;) {
         uint64_t holder = 0;
 
         if (atomic_compare_exchange_strong(&g_lock, &holder, me))
             return 0;
-        /* Held by another process: a forked child inherited the lock from a
-         * thread of its parent that is not here, and it is never released;
-         * or a vfork child, or its parent, is in the middle of a sigaction()
-         * in this shared memory, a few system calls long. Give the latter
-         * its time, then take over. A thread of this process is never
-         * overtaken: it holds the lock with every signal blocked (nothing
-         * can interrupt it on its thread) for a few system calls, and
-         * releases it. */
-        if ((pid_t)(holder >> 32) != pid && tries >= FOREIGN_TRIES &&
-            atomic_compare_exchange_strong(&g_lock, &holder, me))
+        /* Held by another process: this is a forked child, which inherited
+         * the lock from a thread of its parent that is not here, so it is
+         * never released. Take it over. (Only the process whose memory this
+         * is takes the lock: a vfork child's sigaction() does not, see
+         * handlers.c.) A thread of this process is never overtaken: it
+         * holds the lock with every signal blocked (nothing can interrupt
+         * it on its thread) for a few system calls, and releases it. */
+        if ((pid_t)(holder >> 32) != pid && atomic_compare_exchange_strong(&g_lock, &holder, me))
             return 0;
         pause_briefly();
     }

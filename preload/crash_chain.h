@@ -35,8 +35,8 @@ void btc_crash_chain_set(int sig, const struct sigaction *sa);
  * dispositions. Blocks every signal in the calling thread (saved in
  * @ret_mask) so that a handler cannot interrupt the holder on its own
  * thread. Waits for a holder in this process, as for a mutex; a lock held
- * by another process (inherited by a forked child, or a vfork child's) is
- * taken over after 10 ms. Returns 0. */
+ * by another process (inherited by a forked child) is taken over. Returns
+ * 0. */
 int btc_crash_chain_lock(unsigned long *ret_mask);
 void btc_crash_chain_unlock(unsigned long mask);
 
