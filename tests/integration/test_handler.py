@@ -6,6 +6,8 @@ time from the fault to its death (DESIGN §1: at most BACKTRACE_TIMEOUT +
 
   vfork_after          a vfork() child crashes before it execs, then the
                        parent: two reports, one per pid, each correct
+  vfork_handler        a vfork child's signal(SIGSEGV, SIG_DFL) leaves the
+                       parent's own handler in place
   vfork_during         the same child crash, and a second thread of the
                        parent crashes while the child is being reported:
                        the thread waits for the child, then reports
@@ -163,6 +165,25 @@ def test_vfork_during(build, btc, check, db):
                      "the parent's report")
         name = ((parent[0].get("threads") or {}).get(str(ids["LATE_TID"])) or {}).get("name")
         check.eq(name, "parent-late", "the name of the parent's faulting thread")
+
+
+def test_vfork_handler(build, btc, check, db):
+    """The parent installs a SIGSEGV handler (it prints PARENT_HANDLER and
+    exits 3); its vfork child resets SIGSEGV with signal(SIG_DFL) and exits.
+    The kernel reset the child's disposition only; so must btcrash, whose
+    record of the program's handlers lives in the memory they share: the
+    parent's NULL write then runs the parent's handler, as without btcrash
+    (exit 3, no report)."""
+    r = run([build.prog("vfork_crash"), "handler"], btc.env(db, LD_PRELOAD=build.lib),
+            btc.newdir("cwd"))
+    base = run([build.prog("vfork_crash"), "handler"], btc.env(btc.newdir("db-none")),
+               btc.newdir("cwd"))
+    check.eq(base.describe(), "exited 3", "without btcrash: the parent's fate")
+    check.eq(r.describe(), "exited 3", "the parent's fate (its own handler); stderr:\n%s"
+             % r.err[-3000:])
+    check("PARENT_HANDLER" in r.err, "the parent's handler did not run; stderr:\n%s"
+          % r.err[-3000:])
+    check.eq(sorted(reports(db)), [], "reports")
 
 
 # ---------------------------------------------------------------------------

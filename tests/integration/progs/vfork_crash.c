@@ -7,6 +7,11 @@
  *                        vfork() returns in the parent once it is dead; the
  *                        parent reaps it, then writes through NULL in
  *                        parent_crash().
+ *   vfork_crash handler  the parent installs a SIGSEGV handler that
+ *                        prints "PARENT_HANDLER" and exits 3; the child
+ *                        resets SIGSEGV to SIG_DFL with signal() and exits
+ *                        0; then the parent writes through NULL: its own
+ *                        handler runs (the child's reset was its own).
  *   vfork_crash during   the same child crash, but a second thread of the
  *                        parent ("parent-late") writes through NULL in
  *                        late_crash() 300 ms after the child's fault, while
@@ -25,6 +30,7 @@
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,6 +105,16 @@ late_crash(void)
     *g_target = 9; /* @late_fault */
 }
 
+static void
+parent_handler(int sig)
+{
+    static const char msg[] = "PARENT_HANDLER\n";
+
+    (void)sig;
+    (void)!write(2, msg, sizeof(msg) - 1);
+    _exit(3);
+}
+
 static void *
 late_thread(void *arg)
 {
@@ -117,8 +133,18 @@ int
 main(int argc, char **argv)
 {
     int during = argc > 1 && strcmp(argv[1], "during") == 0;
+    int handler = argc > 1 && strcmp(argv[1], "handler") == 0;
     pthread_t t;
     int status;
+
+    if (handler) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = parent_handler;
+        if (sigaction(SIGSEGV, &sa, NULL) != 0)
+            return 5;
+    }
 
     fprintf(stderr, "PARENT_PID %d\n", (int)getpid());
     fflush(stderr);
@@ -131,6 +157,10 @@ main(int argc, char **argv)
     if (pid < 0)
         return 3;
     if (pid == 0) {
+        if (handler) {
+            signal(SIGSEGV, SIG_DFL);
+            _exit(0);
+        }
         child_crash();
         _exit(0); /* not reached */
     }
