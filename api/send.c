@@ -131,6 +131,8 @@ fill_record(struct btc_crash_record *rec, const struct btc_api_stack *stack, int
     rec->flags = BTC_RECORD_F_API;
     rec->pid = (int32_t)getpid();
     rec->tid = (int32_t)stack->tid;
+    rec->uid = (uint32_t)getuid();
+    rec->euid = (uint32_t)geteuid();
     rec->signo = 0;
     rec->fault_time_ns = now_ns(CLOCK_REALTIME);
     rec->fault_mono_ns = mono;

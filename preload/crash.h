@@ -41,14 +41,35 @@ struct btc_crash_plan {
 
 extern struct btc_crash_plan btc_crash_plan;
 
-/* Crash path: async-signal-safe. Fill the record from the signal. */
+/* Crash path: async-signal-safe. Fill the record from the signal; the
+ * fault happened at @fault_mono_ns (CLOCK_MONOTONIC), and the process is to
+ * be gone by @deadline_mono_ns. */
 void btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si,
-                           const void *ucontext);
+                           const void *ucontext, int64_t fault_mono_ns, int64_t deadline_mono_ns);
 
-/* Crash path: async-signal-safe. Write the record and a copy of the
- * crashing thread's stack into a new memfd. Returns the fd (>= 10, close-on-
- * exec) or -errno. */
+/* Constructor, and a forked child (pthread_atfork): note that this
+ * process's memory is its own. */
+void btc_crash_note_own_memory(void);
+
+/* Crash path: async-signal-safe. Whether this process runs in another
+ * process's memory: a vfork() child before its exec. Its writes to the
+ * library's statics are seen by its parent. */
+bool btc_crash_in_borrowed_memory(void);
+
+/* Crash path: async-signal-safe. Write the record, a copy of the crashing
+ * thread's stack and the text of /proc/self/maps into a new memfd (sets
+ * stack_len, maps_len and BTC_RECORD_F_MAPS_CUT). Returns the fd (>= 10,
+ * close-on-exec) or -errno. */
 int btc_crash_record_write(struct btc_crash_record *rec);
+
+/* Crash path: async-signal-safe. Copy the text read from @src_fd (to its
+ * end) into @dst_fd at offset @off, and keep whole lines only: at most @max
+ * bytes, and no more than was read by @deadline_ns (CLOCK_MONOTONIC). The
+ * file is cut after the last whole line kept. Returns the bytes kept; sets
+ * *ret_cut when anything was left out (the limit, the deadline, a read or
+ * write that failed, a last line without its newline). */
+uint64_t btc_crash_copy_lines(int src_fd, int dst_fd, off_t off, uint64_t max, int64_t deadline_ns,
+                              bool *ret_cut);
 
 /* Crash path: async-signal-safe. Start the helper on @record_fd and wait for
  * it until rec->deadline_mono_ns; kill it if it is still running then.
@@ -65,5 +86,16 @@ int64_t btc_crash_now_ns(clockid_t clock);
 
 /* Crash path: async-signal-safe. One line on stderr, "btcrash: " first. */
 void btc_crash_say(const char *msg, const char *detail, long num);
+
+/* Crash path: async-signal-safe. One line on stderr: "btcrash: @msg: " and
+ * what @err (an errno value, either sign) means, in words when
+ * btc_crash_errno_words knows it, else "errno N". */
+void btc_crash_say_errno(const char *msg, int err);
+
+/* Crash path: async-signal-safe, pure. A few words for @err (either sign),
+ * naming the limit involved where there is one, e.g. "too many open files
+ * (RLIMIT_NOFILE)" for EMFILE; NULL for a value not in the table. The text
+ * is static. */
+const char *btc_crash_errno_words(int err);
 
 #endif

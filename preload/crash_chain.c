@@ -8,21 +8,43 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "crash_chain.h"
 #include "sys.h"
 
 #define NSLOTS       65 /* signal numbers 1..64 */
 #define KSIGSET_SIZE 8  /* the kernel's sigset_t on x86_64 */
 
+/* A slot's state word: which of its two buffers holds the program's
+ * disposition (bit 1), whether SA_RESETHAND has reset it to SIG_DFL since
+ * (bit 0), and a generation count above, bumped by every new disposition. */
+#define ST_RESET     1u
+#define ST_INDEX(st) ((unsigned)((st) >> 1) & 1u)
+#define ST_GEN_ONE   4u
+/* Readers retry only when a new disposition was published while they
+ * copied (they never wait for a writer; see get()): this many in a row
+ * would take a sigaction() storm, each call being a system call longer
+ * than one copy. */
+#define READ_TRIES 64
+
+/* The program's disposition of one signal. The writers (the interposed
+ * sigaction(), under g_lock; the constructor) copy a new disposition into
+ * the buffer readers are not directed to, then publish it with one store of
+ * @state. The crash path only reads, and resets for SA_RESETHAND with one
+ * compare-and-swap of @state: it takes no lock and waits for nobody. */
 struct slot {
-    /* Seqlock: odd while a writer copies @sa; readers retry. */
-    atomic_uint seq;
+    _Atomic uint64_t state;
     atomic_bool managed;
-    struct sigaction sa;
+    /* SA_RESETHAND in a vfork child: SIG_DFL for that pid only. The child
+     * runs in its parent's memory, and the kernel resets the child's own
+     * disposition, not the parent's. Cleared by the next new disposition. */
+    _Atomic pid_t reset_in;
+    struct sigaction sa[2];
 };
 
 static struct slot g_slots[NSLOTS];
-static atomic_flag g_lock = ATOMIC_FLAG_INIT;
+/* The writers' lock: (pid << 32) | tid of its holder, or 0. */
+static _Atomic uint64_t g_lock;
 
 /* The chain call in progress on this thread, innermost, or NULL. Initial-
  * exec TLS: a plain %fs-relative access, no __tls_get_addr (the library is
@@ -50,32 +72,35 @@ pause_briefly(void)
 }
 
 int
-btc_crash_chain_lock(bool bounded, unsigned long *ret_mask)
+btc_crash_chain_lock(unsigned long *ret_mask)
 {
     unsigned long all = ~0UL;
+    pid_t pid = btc_sys_getpid();
+    uint64_t me = (uint64_t)(uint32_t)pid << 32 | (uint32_t)btc_sys_gettid();
 
     sigmask_set(&all, ret_mask);
-    /* Holders never block and hold the lock for a few system calls. */
-    for (unsigned tries = 0; atomic_flag_test_and_set_explicit(&g_lock, memory_order_acquire);
-         tries++) {
-        if (tries > 20000) { /* about a second */
-            if (bounded) {
-                sigmask_set(ret_mask, NULL);
-                return -EBUSY;
-            }
-            /* A holder gone for good: a child forked while another thread
-             * held the lock. Take it over. */
+    for (;;) {
+        uint64_t holder = 0;
+
+        if (atomic_compare_exchange_strong(&g_lock, &holder, me))
             return 0;
-        }
+        /* Held by another process: this is a forked child, which inherited
+         * the lock from a thread of its parent that is not here, so it is
+         * never released. Take it over. (Only the process whose memory this
+         * is takes the lock: a vfork child's sigaction() does not, see
+         * handlers.c.) A thread of this process is never overtaken: it
+         * holds the lock with every signal blocked (nothing can interrupt
+         * it on its thread) for a few system calls, and releases it. */
+        if ((pid_t)(holder >> 32) != pid && atomic_compare_exchange_strong(&g_lock, &holder, me))
+            return 0;
         pause_briefly();
     }
-    return 0;
 }
 
 void
 btc_crash_chain_unlock(unsigned long mask)
 {
-    atomic_flag_clear_explicit(&g_lock, memory_order_release);
+    atomic_store(&g_lock, 0);
     sigmask_set(&mask, NULL);
 }
 
@@ -97,39 +122,82 @@ btc_crash_chain_managed(int sig)
 void
 btc_crash_chain_set(int sig, const struct sigaction *sa)
 {
-    struct slot *s = &g_slots[sig];
+    struct slot *s;
 
     if (sig <= 0 || sig >= NSLOTS)
         return;
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+    s = &g_slots[sig];
+    uint64_t st = atomic_load(&s->state);
+    unsigned next = ST_INDEX(st) ^ 1u;
+
+    /* Into the buffer readers are not directed to. A reader still copying
+     * it from two publications ago sees the generation change and retries.
+     * (x86_64's stores are seen in order; the fences keep the compiler from
+     * moving the copy across the state's accesses.) */
     atomic_thread_fence(memory_order_release);
-    memcpy(&s->sa, sa, sizeof(s->sa));
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+    memcpy(&s->sa[next], sa, sizeof(s->sa[next]));
+    atomic_store_explicit(&s->reset_in, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->state, ((st & ~(uint64_t)3) + ST_GEN_ONE) | (uint64_t)next << 1,
+                          memory_order_release);
+}
+
+/* The program's disposition of @sig (SIG_DFL when unmanaged), and the
+ * state word of its slot it was read at. Returns 0, or -EAGAIN when new
+ * dispositions kept coming (then SIG_DFL). Never waits: a writer copying
+ * into the other buffer does not stop it, and a retry means that a new
+ * disposition was published meanwhile. */
+static int
+get(int sig, struct sigaction *ret_sa, uint64_t *ret_state)
+{
+    struct slot *s = &g_slots[sig];
+    pid_t reset_in;
+
+    *ret_state = 0;
+    if (sig <= 0 || sig >= NSLOTS || !atomic_load(&s->managed))
+        goto dfl;
+    reset_in = atomic_load(&s->reset_in);
+    for (unsigned tries = 0; tries < READ_TRIES; tries++) {
+        uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+
+        *ret_state = st;
+        if ((st & ST_RESET) || (reset_in != 0 && reset_in == btc_sys_getpid()))
+            goto dfl; /* reset by SA_RESETHAND */
+        memcpy(ret_sa, (const void *)&s->sa[ST_INDEX(st)], sizeof(*ret_sa));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == st)
+            return 0;
+    }
+    memset(ret_sa, 0, sizeof(*ret_sa));
+    ret_sa->sa_handler = SIG_DFL;
+    return -EAGAIN;
+dfl:
+    memset(ret_sa, 0, sizeof(*ret_sa));
+    ret_sa->sa_handler = SIG_DFL;
+    return 0;
 }
 
 int
 btc_crash_chain_get(int sig, struct sigaction *ret_sa)
 {
-    const struct slot *s = &g_slots[sig];
+    uint64_t st;
 
-    if (sig > 0 && sig < NSLOTS && atomic_load(&g_slots[sig].managed)) {
-        /* Bounded: a writer on another thread holds the slot for one copy. */
-        for (unsigned tries = 0; tries < 20000; tries++) {
-            unsigned before = atomic_load_explicit(&s->seq, memory_order_acquire);
+    return get(sig, ret_sa, &st);
+}
 
-            if (before & 1) {
-                pause_briefly();
-                continue;
-            }
-            memcpy(ret_sa, (const void *)&s->sa, sizeof(*ret_sa));
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&s->seq, memory_order_relaxed) == before)
-                return 0;
-        }
+/* SA_RESETHAND: the disposition read at @st becomes SIG_DFL. One attempt:
+ * if the program set a new disposition meanwhile, that one stands, as it
+ * would had its sigaction() come just after the kernel's reset. In a vfork
+ * child, only the child's view is reset (slot.reset_in). */
+static void
+reset_slot(int sig, uint64_t st)
+{
+    struct slot *s = &g_slots[sig];
+
+    if (btc_crash_in_borrowed_memory()) {
+        atomic_store(&s->reset_in, btc_sys_getpid());
+        return;
     }
-    memset(ret_sa, 0, sizeof(*ret_sa));
-    ret_sa->sa_handler = SIG_DFL;
-    return sig > 0 && sig < NSLOTS && atomic_load(&g_slots[sig].managed) ? -EAGAIN : 0;
+    (void)atomic_compare_exchange_strong(&s->state, &st, st | ST_RESET);
 }
 
 static bool
@@ -173,6 +241,10 @@ current_chain(const void *ucontext)
 {
     struct chain_frame *frame = t_chain;
 
+    /* A vfork child runs on its parent's thread and sees the parent's
+     * t_chain: it neither uses nor changes it (see btc_crash_chain_run). */
+    if (frame && btc_crash_in_borrowed_memory())
+        return NULL;
     if (frame && !is_ancestor(frame, ucontext)) {
         t_chain = NULL; /* abandoned by a siglongjmp: forget it */
         return NULL;
@@ -186,8 +258,10 @@ btc_crash_chain_run(int sig, siginfo_t *si, void *ucontext)
     struct sigaction app;
     struct chain_frame frame;
     unsigned long mask, ours, app_mask;
+    uint64_t st = 0;
+    bool borrowed;
 
-    (void)btc_crash_chain_get(sig, &app);
+    (void)get(sig, &app, &st);
     if (!is_handler(&app)) {
         /* SIG_IGN: a signal sent by someone (kill, raise) is ignored, as
          * without btcrash. A fault cannot be ignored: the kernel kills. */
@@ -195,17 +269,8 @@ btc_crash_chain_run(int sig, siginfo_t *si, void *ucontext)
             return true;
         return false;
     }
-    if (app.sa_flags & SA_RESETHAND) {
-        struct sigaction dfl;
-        unsigned long saved;
-
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
-        if (btc_crash_chain_lock(true, &saved) == 0) {
-            btc_crash_chain_set(sig, &dfl);
-            btc_crash_chain_unlock(saved);
-        }
-    }
+    if (app.sa_flags & SA_RESETHAND)
+        reset_slot(sig, st);
     /* The mask the kernel would have set for the program's handler: the
      * interrupted code's, plus its sa_mask, plus the signal unless
      * SA_NODEFER. */
@@ -219,7 +284,13 @@ btc_crash_chain_run(int sig, siginfo_t *si, void *ucontext)
     frame.si = si;
     frame.ucontext = ucontext;
     frame.outer = current_chain(ucontext);
-    t_chain = &frame;
+    /* A vfork child leaves its parent's t_chain alone: a child that died
+     * inside the program's handler would otherwise leave its frame there
+     * for the parent to follow. (It loses the origin of a raise from inside
+     * a handler, for its own report only.) */
+    borrowed = btc_crash_in_borrowed_memory();
+    if (!borrowed)
+        t_chain = &frame;
     sigmask_set(&mask, &ours);
     if (app.sa_flags & SA_SIGINFO)
         app.sa_sigaction(sig, si, ucontext);
@@ -228,7 +299,8 @@ btc_crash_chain_run(int sig, siginfo_t *si, void *ucontext)
     /* It returned: back to our own mask until we return to the kernel,
      * which restores the interrupted code's (possibly edited) uc_sigmask. */
     sigmask_set(&ours, NULL);
-    t_chain = frame.outer;
+    if (!borrowed)
+        t_chain = frame.outer;
     return true;
 }
 

@@ -21,21 +21,23 @@ void btc_crash_chain_manage(int sig, const struct sigaction *initial);
 bool btc_crash_chain_managed(int sig);
 
 /** Crash path: the program's current disposition of @sig (SIG_DFL when
- * unmanaged). Returns 0, or -EAGAIN when a writer never finished (then
- * @ret_sa is SIG_DFL). */
+ * unmanaged). Lock-free, never waits. Returns 0, or -EAGAIN when new
+ * dispositions kept being published while it read (then @ret_sa is
+ * SIG_DFL). */
 int btc_crash_chain_get(int sig, struct sigaction *ret_sa);
 
-/** Crash path: record @sa as the program's disposition of @sig. Callers that
- * also change the kernel's disposition hold btc_crash_chain_lock. */
+/** Normal context: record @sa as the program's disposition of @sig.
+ * Callers hold btc_crash_chain_lock (the constructor needs not: it runs
+ * before anything else can). */
 void btc_crash_chain_set(int sig, const struct sigaction *sa);
 
-/** Normal context or crash path: serialise changes of dispositions. Blocks
- * every signal in the calling thread (saved in @ret_mask) so that a handler
- * cannot interrupt the holder on its own thread. Returns 0, or -EBUSY when
- * @bounded and another thread held the lock too long (about a second);
- * unbounded callers then take the lock over (its holder is gone: a child
- * forked while another thread held it). */
-int btc_crash_chain_lock(bool bounded, unsigned long *ret_mask);
+/** Normal context only (the crash path takes no lock): serialise changes of
+ * dispositions. Blocks every signal in the calling thread (saved in
+ * @ret_mask) so that a handler cannot interrupt the holder on its own
+ * thread. Waits for a holder in this process, as for a mutex; a lock held
+ * by another process (inherited by a forked child) is taken over. Returns
+ * 0. */
+int btc_crash_chain_lock(unsigned long *ret_mask);
 void btc_crash_chain_unlock(unsigned long mask);
 
 /** Crash path: the handler's first step. When the program has a handler for

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -45,7 +46,7 @@ has_fault_address(int sig, const siginfo_t *si)
 
 void
 btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si,
-                      const void *ucontext)
+                      const void *ucontext, int64_t fault_mono_ns, int64_t deadline_mono_ns)
 {
     const ucontext_t *uc = ucontext;
     const greg_t *g = uc->uc_mcontext.gregs;
@@ -70,10 +71,15 @@ btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si
     if (has_fault_address(sig, si))
         rec->fault_address = (uint64_t)(uintptr_t)si->si_addr;
     rec->fault_time_ns = btc_crash_now_ns(CLOCK_REALTIME);
-    rec->fault_mono_ns = btc_crash_now_ns(CLOCK_MONOTONIC);
-    rec->deadline_mono_ns =
-        rec->fault_mono_ns +
-        (int64_t)__atomic_load_n(&btc_crash_plan.timeout_ms, __ATOMIC_RELAXED) * 1000000;
+    rec->fault_mono_ns = fault_mono_ns;
+    rec->deadline_mono_ns = deadline_mono_ns;
+    rec->uid = (uint32_t)btc_sys_getuid();
+    rec->euid = (uint32_t)btc_sys_geteuid();
+    /* Not dumpable (setuid-like credentials, prctl(PR_SET_DUMPABLE, 0)):
+     * the helper can then neither ptrace us nor read /proc/PID/maps, mem or
+     * exe, and must make do with what the record carries. */
+    if (btc_sys_prctl(PR_GET_DUMPABLE, 0) == 0)
+        rec->flags |= BTC_RECORD_F_NOT_DUMPABLE;
 
     /* DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip. */
     static const int map[BTC_REG_COUNT] = {
@@ -150,6 +156,27 @@ write_stack(struct btc_crash_record *rec, int fd)
     }
 }
 
+/* The memory map after the stack copy, as this process sees it: the helper
+ * may not be allowed to read /proc/PID/maps (a non-dumpable process), while
+ * a process may always read its own. Left out (maps_len 0) when /proc is not
+ * there or the descriptor limit is reached; the helper then reads it itself
+ * if it can. */
+static void
+write_maps(struct btc_crash_record *rec, int fd)
+{
+    bool cut = false;
+    int src = btc_sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+
+    rec->maps_len = 0;
+    if (src < 0)
+        return;
+    rec->maps_len = btc_crash_copy_lines(src, fd, (off_t)(sizeof(*rec) + rec->stack_len),
+                                         BTC_MAPS_MAX, rec->deadline_mono_ns, &cut);
+    if (cut)
+        rec->flags |= BTC_RECORD_F_MAPS_CUT;
+    btc_sys_close(src);
+}
+
 int
 btc_crash_record_write(struct btc_crash_record *rec)
 {
@@ -166,6 +193,7 @@ btc_crash_record_write(struct btc_crash_record *rec)
     if (fd < 0)
         return fd;
     write_stack(rec, fd);
+    write_maps(rec, fd);
     r = write_all_at(fd, rec, sizeof(*rec), 0);
     if (r < 0) {
         btc_sys_close(fd);

@@ -52,16 +52,42 @@ btc_crash_say(const char *msg, const char *detail, long num)
     (void)!btc_sys_write(STDERR_FILENO, b.buf, b.len);
 }
 
+void
+btc_crash_say_errno(const char *msg, int err)
+{
+    char line[512];
+    struct btc_strbuf b;
+    const char *words = btc_crash_errno_words(err);
+
+    btc_strbuf_init(&b, line, sizeof(line));
+    btc_strbuf_puts(&b, "btcrash: ");
+    btc_strbuf_puts(&b, msg);
+    btc_strbuf_puts(&b, ": ");
+    if (words) {
+        btc_strbuf_puts(&b, words);
+    } else {
+        btc_strbuf_puts(&b, "errno ");
+        btc_strbuf_put_i64(&b, err < 0 ? -(int64_t)err : err);
+    }
+    btc_strbuf_finish_line(&b);
+    (void)!btc_sys_write(STDERR_FILENO, b.buf, b.len);
+}
+
 int
 btc_crash_fd_high(int fd)
 {
-    int hi;
+    int hi, err;
 
     if (fd >= 10)
         return fd;
     hi = btc_sys_fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    err = errno;
     btc_sys_close(fd);
-    return hi < 0 ? -errno : hi;
+    if (hi >= 0)
+        return hi;
+    /* F_DUPFD says EINVAL, not EMFILE, when 10 is at or above the soft
+     * RLIMIT_NOFILE: that is the limit the message is to name. */
+    return err == EINVAL ? -EMFILE : -err;
 }
 
 /* Runs in the child, which shares the parent's memory until execve
@@ -107,9 +133,10 @@ enum wait_result { HELPER_DONE, HELPER_EXITED, HELPER_LATE };
 
 /* Wait until the helper writes BTC_NOTIFY_DONE on @notify_fd (it has stored
  * the report, and may go on cleaning up without us), or exits (reaped, with
- * *ret_status), or @deadline passes. */
+ * *ret_status), or @deadline passes. *stored becomes true once the helper
+ * has written BTC_NOTIFY_STORED (a first report is kept). */
 static enum wait_result
-wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status)
+wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status, bool *stored)
 {
     struct pollfd pfd = {.fd = notify_fd, .events = POLLIN};
 
@@ -126,6 +153,8 @@ wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status)
         if (n > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLIN))) {
             char c;
             ssize_t got = btc_sys_read(notify_fd, &c, 1);
+            if (got == 1 && c == BTC_NOTIFY_STORED)
+                *stored = true;
             if (got == 1 && c == BTC_NOTIFY_DONE) {
                 (void)reap(pid, ret_status); /* if it has exited already */
                 return HELPER_DONE;
@@ -136,6 +165,24 @@ wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status)
     }
 }
 
+/* The helper is stopped at the deadline before it said BTC_NOTIFY_STORED:
+ * nothing of this crash is in the database, nor on stderr. Most often the
+ * timeout is too short for this program (a big one, debug files fetched,
+ * a slow disk): say so, with the timeout in force. */
+static void
+say_lost(const struct btc_crash_record *rec)
+{
+    char line[256];
+    struct btc_strbuf b;
+
+    btc_strbuf_init(&b, line, sizeof(line));
+    btc_strbuf_puts(&b, "btcrash: report lost: timeout too short (BACKTRACE_TIMEOUT=");
+    btc_strbuf_put_i64(&b, (rec->deadline_mono_ns - rec->fault_mono_ns) / 1000000);
+    btc_strbuf_puts(&b, " ms): the helper had kept nothing by the deadline; stopping it");
+    btc_strbuf_finish_line(&b);
+    (void)!btc_sys_write(STDERR_FILENO, b.buf, b.len);
+}
+
 int
 btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
 {
@@ -143,12 +190,16 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
     int pipefd[2], status = 0, r = 0;
     pid_t pid;
 
-    if (btc_sys_pipe2(pipefd, O_CLOEXEC) < 0)
-        return -errno;
+    if (btc_sys_pipe2(pipefd, O_CLOEXEC) < 0) {
+        r = -errno;
+        btc_crash_say_errno("could not start the helper (pipe)", r);
+        return r;
+    }
     pipefd[0] = btc_crash_fd_high(pipefd[0]);
     pipefd[1] = btc_crash_fd_high(pipefd[1]);
     if (pipefd[0] < 0 || pipefd[1] < 0) {
         r = pipefd[0] < 0 ? pipefd[0] : pipefd[1];
+        btc_crash_say_errno("could not start the helper (pipe)", r);
         goto out;
     }
     args.notify_fd = pipefd[1];
@@ -162,7 +213,7 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
     pipefd[1] = -1;
     if (pid < 0) {
         r = -errno;
-        btc_crash_say("could not start the helper: clone failed, errno", NULL, -r);
+        btc_crash_say_errno("could not start the helper (clone)", r);
         goto out;
     }
     /* Under Yama ptrace_scope=1 only ancestors may trace us; the helper is our
@@ -170,14 +221,21 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
      * than this call. */
     (void)btc_sys_prctl(PR_SET_PTRACER, (unsigned long)pid);
 
-    enum wait_result w = wait_helper(pid, pipefd[0], rec->deadline_mono_ns, &status);
+    bool stored = false;
+    enum wait_result w = wait_helper(pid, pipefd[0], rec->deadline_mono_ns, &status, &stored);
     if (w == HELPER_DONE) {
         /* Not reaped if still cleaning up: our death hands it to init. */
     } else if (w == HELPER_LATE) {
-        btc_crash_say("the helper did not finish within BACKTRACE_TIMEOUT; stopping it", NULL, -1);
+        if (stored)
+            btc_crash_say("the helper did not finish within BACKTRACE_TIMEOUT; stopping it "
+                          "(the report was kept)",
+                          NULL, -1);
+        else
+            say_lost(rec);
         btc_sys_kill(-pid, SIGKILL);
         btc_sys_kill(pid, SIGKILL);
-        (void)wait_helper(pid, -1, btc_crash_now_ns(CLOCK_MONOTONIC) + REAP_GRACE_NS, &status);
+        (void)wait_helper(pid, -1, btc_crash_now_ns(CLOCK_MONOTONIC) + REAP_GRACE_NS, &status,
+                          &stored);
         r = -ETIMEDOUT;
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
         char path[BTC_PATH_MAX];

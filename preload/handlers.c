@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdatomic.h>
 
+#include "crash.h"
 #include "crash_chain.h"
 #include "handlers.h"
 
@@ -14,9 +15,18 @@ static const int k_fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, 
 
 typedef __sighandler_t (*signal_fn)(int, __sighandler_t);
 
-/* libc's signal(), for the signals btcrash does not manage: looked up on
- * first use rather than imported, which would cost every exec a look-up. */
+/* libc's signal() (the next one, should another preloaded library
+ * interpose it too), for the signals btcrash does not manage. Looked up by
+ * the constructor, not on first use: signal() is called from signal
+ * handlers (a crash handler resetting its signal), where dlsym, which takes
+ * the dynamic loader's lock, may deadlock. */
 static _Atomic(signal_fn) g_real_signal;
+
+void
+btc_handlers_resolve(void)
+{
+    atomic_store(&g_real_signal, (signal_fn)dlsym(RTLD_NEXT, "signal"));
+}
 
 int
 btc_handlers_ensure_altstack(void)
@@ -137,7 +147,21 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
 
     if (!btc_crash_chain_managed(sig))
         return btc_real_sigaction(sig, act, oldact);
-    btc_crash_chain_lock(false, &mask);
+    if (btc_crash_in_borrowed_memory()) {
+        /* A vfork child, before its exec: its dispositions are its own (the
+         * kernel copied them), but this memory is its parent's. Changing
+         * the record would change the parent's handler. Straight to the
+         * kernel: the child gets what it asked for, without btcrash in
+         * front, and the parent keeps its own. */
+        struct sigaction kernel;
+
+        btc_crash_chain_get(sig, &cur);
+        r = btc_real_sigaction(sig, act, &kernel);
+        if (r == 0 && oldact)
+            *oldact = kernel.sa_sigaction == btc_crash_on_signal ? cur : kernel;
+        return r;
+    }
+    btc_crash_chain_lock(&mask);
     btc_crash_chain_get(sig, &cur);
     if (act) {
         if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN && !is_fault_signal(sig)) {
@@ -168,15 +192,23 @@ signal(int sig, __sighandler_t handler)
     if (!btc_crash_chain_managed(sig)) {
         signal_fn real = atomic_load(&g_real_signal);
 
-        if (!real) {
-            real = (signal_fn)dlsym(RTLD_NEXT, "signal");
-            if (!real) {
-                errno = ENOSYS;
-                return SIG_ERR;
-            }
-            atomic_store(&g_real_signal, real);
+        if (real)
+            return real(sig, handler);
+        /* Called before the constructor (from an earlier library's): what
+         * glibc's signal() does, through libc's sigaction (this loses only
+         * siginterrupt()'s effect on this call). */
+        if (sig <= 0 || sig >= 65) {
+            errno = EINVAL;
+            return SIG_ERR;
         }
-        return real(sig, handler);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = handler;
+        mask = 1UL << (sig - 1); /* sigaddset, without importing it */
+        memcpy(&sa.sa_mask, &mask, sizeof(mask));
+        sa.sa_flags = SA_RESTART;
+        if (btc_real_sigaction(sig, &sa, &old) != 0)
+            return SIG_ERR;
+        return old.sa_handler;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handler;

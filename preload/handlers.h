@@ -12,6 +12,10 @@
 /* Size of the alternate signal stack given to threads that have none. */
 #define BTC_ALTSTACK_SIZE (64 * 1024)
 
+/** Constructor, first of all (even when the library stays inert, since
+ * signal() is interposed all the same): look up libc's signal(). */
+void btc_handlers_resolve(void);
+
 /** Constructor: install the handlers. Returns 0 or -errno. */
 int btc_handlers_install(void);
 

@@ -4,6 +4,7 @@
  * file access, a handful of system calls. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -80,6 +81,7 @@ btcrash_preload_init(void)
     struct btc_config cfg;
     int r;
 
+    btc_handlers_resolve();
     /* Inert in setuid/setgid programs: the environment is not to be trusted
      * there, and the helper would run with the caller's privileges. */
     if (getauxval(AT_SECURE))
@@ -107,6 +109,11 @@ btcrash_preload_init(void)
     r = btc_handlers_ensure_altstack();
     if (r < 0 && cfg.debug)
         say("btcrash: no alternate signal stack; a stack overflow will not be reported\n");
+    /* A forked child's memory is its own, a vfork child's is not: the crash
+     * path tells them apart by this pid (crash_handler.c). fork() runs
+     * atfork handlers, vfork() does not. */
+    btc_crash_note_own_memory();
+    (void)pthread_atfork(NULL, NULL, btc_crash_note_own_memory);
     r = btc_handlers_install();
     if (r < 0)
         say("btcrash: could not install signal handlers; crash reporting is off\n");

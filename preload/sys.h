@@ -9,8 +9,10 @@
 #define BTCRASH_PRELOAD_SYS_H
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,24 @@ btc_sys_getpid(void)
 }
 
 static inline pid_t
+btc_sys_getppid(void)
+{
+    return (pid_t)syscall(SYS_getppid);
+}
+
+static inline uid_t
+btc_sys_getuid(void)
+{
+    return (uid_t)syscall(SYS_getuid);
+}
+
+static inline uid_t
+btc_sys_geteuid(void)
+{
+    return (uid_t)syscall(SYS_geteuid);
+}
+
+static inline pid_t
 btc_sys_gettid(void)
 {
     return (pid_t)syscall(SYS_gettid);
@@ -72,6 +92,19 @@ static inline int
 btc_sys_open(const char *path, int flags, mode_t mode)
 {
     return (int)syscall(SYS_open, path, flags, mode);
+}
+
+static inline int
+btc_sys_ftruncate(int fd, off_t len)
+{
+    return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+/* prlimit64 on this process (pid 0); @new or @old may be NULL. */
+static inline int
+btc_sys_prlimit(int resource, const struct rlimit *new_limit, struct rlimit *old_limit)
+{
+    return (int)syscall(SYS_prlimit64, 0, resource, new_limit, old_limit);
 }
 
 static inline int
@@ -114,6 +147,12 @@ static inline pid_t
 btc_sys_waitpid(pid_t pid, int *status, int options)
 {
     return (pid_t)syscall(SYS_wait4, pid, status, options, NULL);
+}
+
+static inline int
+btc_sys_waitid(idtype_t type, id_t id, siginfo_t *si, int options)
+{
+    return (int)syscall(SYS_waitid, type, id, si, options, NULL);
 }
 
 static inline int

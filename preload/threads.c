@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handlers.h"
+#include "sys.h"
 #include "threads.h"
 
 /* Below each alternate stack, a page nothing may touch: a handler that
@@ -36,8 +38,12 @@ static atomic_bool g_enabled;
  * create a thread pay nothing at start-up. The thread-specific key's
  * destructor releases a thread's stack however the thread ends (its start
  * routine returns, pthread_exit, cancellation). */
-enum { INIT_NONE, INIT_BUSY, INIT_DONE, INIT_FAILED };
+enum { INIT_NONE, INIT_DONE, INIT_FAILED };
 static atomic_int g_init;
+/* The thread resolving them: (pid << 32) | tid, or 0 before the first
+ * pthread_create. With the pid, so that a child forked meanwhile, where
+ * that thread is not, knows the look-up will never end there. */
+static _Atomic uint64_t g_init_by;
 static create_fn g_real_create;
 static setspecific_fn g_setspecific;
 static pthread_key_t g_key;
@@ -172,26 +178,71 @@ thread_start(void *arg)
 }
 #endif
 
+/* How long a pthread_create waits for another thread's look-up (a few
+ * microseconds of dlsym, unless that thread is descheduled or waits for
+ * the dynamic loader's lock, which this thread may hold: a library's
+ * constructor creating a thread) before looking up pthread_create itself. */
+#define INIT_WAIT_NS (100 * 1000000LL)
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    if (btc_sys_clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+resolve(void)
+{
+    key_create_fn key_create;
+    int state;
+
+    g_real_create = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    key_create = (key_create_fn)dlsym(RTLD_NEXT, "pthread_key_create");
+    g_setspecific = (setspecific_fn)dlsym(RTLD_NEXT, "pthread_setspecific");
+    state = g_real_create && key_create && g_setspecific && key_create(&g_key, thread_end) == 0
+                ? INIT_DONE
+                : INIT_FAILED;
+    atomic_store(&g_init, state);
+    return state;
+}
+
+/* Resolve once. Returns INIT_DONE or INIT_FAILED; INIT_NONE when another
+ * thread is still at it after INIT_WAIT_NS, or this very thread is (a
+ * signal handler calling pthread_create): the caller then does without. */
 static int
 init_once(void)
 {
-    int state = INIT_NONE;
-    key_create_fn key_create;
+    pid_t pid = btc_sys_getpid();
+    uint64_t me = (uint64_t)(uint32_t)pid << 32 | (uint32_t)btc_sys_gettid();
+    int64_t give_up = 0;
 
-    if (atomic_compare_exchange_strong(&g_init, &state, INIT_BUSY)) {
-        g_real_create = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
-        key_create = (key_create_fn)dlsym(RTLD_NEXT, "pthread_key_create");
-        g_setspecific = (setspecific_fn)dlsym(RTLD_NEXT, "pthread_setspecific");
-        state = g_real_create && key_create && g_setspecific && key_create(&g_key, thread_end) == 0
-                    ? INIT_DONE
-                    : INIT_FAILED;
-        atomic_store(&g_init, state);
-        return state;
-    }
-    /* Another thread is resolving: wait for it (a few microseconds). */
-    while ((state = atomic_load(&g_init)) == INIT_BUSY)
+    for (;;) {
+        int state = atomic_load(&g_init);
+        uint64_t by = 0;
+
+        if (state != INIT_NONE)
+            return state;
+        if (atomic_compare_exchange_strong(&g_init_by, &by, me))
+            return resolve();
+        /* Claimed in the parent of this forked child by a thread that is
+         * not here: it never finishes. Take over. */
+        if ((pid_t)(by >> 32) != pid) {
+            if (atomic_compare_exchange_strong(&g_init_by, &by, me))
+                return resolve();
+            continue;
+        }
+        if (by == me)
+            return INIT_NONE;
+        if (give_up == 0)
+            give_up = mono_ns() + INIT_WAIT_NS;
+        else if (mono_ns() > give_up)
+            return INIT_NONE;
         syscall(SYS_sched_yield);
-    return state;
+    }
 }
 
 /* Exported: it must interpose libc's pthread_create, for threads that
@@ -204,9 +255,11 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
     char *map;
     int r;
 
-    if (state != INIT_DONE && state != INIT_FAILED)
+    if (state == INIT_NONE)
         state = init_once(); /* never in a signal handler */
-    real = g_real_create;
+    /* Not resolved in time (see init_once): this thread's own look-up, and
+     * the thread goes without btcrash's alternate stack. */
+    real = state == INIT_NONE ? (create_fn)dlsym(RTLD_NEXT, "pthread_create") : g_real_create;
     if (!real)
         return EAGAIN;
     if (state != INIT_DONE || !atomic_load_explicit(&g_enabled, memory_order_relaxed) ||

@@ -265,14 +265,15 @@ def _group_alive(pgid):
 
 def run(argv, env, cwd, timeout=RUN_TIMEOUT, linger_wait=5.0, limits=(), on_start=None):
     """Runs @argv in its own session; the moment of death comes from a pidfd.
-    @limits: (RLIMIT_x, value) pairs set in the child; @on_start(popen,
+    @limits: (RLIMIT_x, value) pairs set in the child (value: both soft and
+    hard limit, or a (soft, hard) pair); @on_start(popen,
     stdout file) is called once it runs. A hang is killed and fails the
     test. The Result's .cpu is the user and system time of the process and
     of the children it reaped (wait4)."""
     def setup():
         _child_setup()
         for res, v in limits:
-            resource.setrlimit(res, (v, v))
+            resource.setrlimit(res, v if isinstance(v, tuple) else (v, v))
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()

@@ -165,6 +165,7 @@ def test_what_the_library_hands_over(held, check):
     check.eq(len(rec), HEADER_SIZE + stack_len + maps_len,
              "record length: the header, the stack copy and the memory map")
     check(0 < stack_len <= 256 * 1024, "stack copy of %d bytes" % stack_len)
+    check(0 < maps_len <= 1024 * 1024, "memory map of %d bytes" % maps_len)
 
 
 def test_record_becomes_a_report(held, build, tmp_path, db, check):
@@ -195,7 +196,8 @@ def test_record_becomes_a_report(held, build, tmp_path, db, check):
 
 
 @pytest.mark.parametrize("mutation", [
-    "none", "empty", "half_header", "magic", "version", "stack_len", "truncated_stack"])
+    "none", "empty", "half_header", "magic", "version", "stack_len", "truncated_stack",
+    "maps_len", "truncated_maps"])
 def test_bad_record_is_refused(held, build, tmp_path, db, check, mutation):
     """A missing, empty, cut or inconsistent record: the helper says so in
     one line, exits 2, writes nothing on the notify descriptor (the process
@@ -210,6 +212,8 @@ def test_bad_record_is_refused(held, build, tmp_path, db, check, mutation):
         "version": patched(rec, OFF_VERSION, "<I", RECORD_VERSION + 1),
         "stack_len": patched(rec, OFF_STACK_LEN, "<Q", 256 * 1024 + 1),
         "truncated_stack": rec[:HEADER_SIZE + stack_len - 1],
+        "maps_len": patched(rec, OFF_MAPS_LEN, "<Q", 1024 * 1024 + 1),
+        "truncated_maps": rec[:len(rec) - 1],
     }[mutation]
     status, err, said = run_helper(build, tmp_path, given, db)
     check.eq(status, 2, "exit status for a %s record" % mutation)
