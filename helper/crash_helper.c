@@ -575,8 +575,8 @@ btc_helper_main(void)
     /* Copies first, so the report can say which attachments are missing,
      * and a later flush sends what the files held at crash time. */
     if (dir && paths.n > 0) {
-        r = btc_db_copy_attachment_paths(dir, uuid, (const char *const *)paths.v, paths.n, &copied,
-                                         &problems);
+        r = btc_db_copy_attachment_paths(dir, uuid, (const char *const *)paths.v, paths.n, 0,
+                                         &copied, &problems);
         if (r < 0) {
             copied = problems = NULL;
             if (cfg.debug)

@@ -44,6 +44,10 @@
 #define BTC_DB_MAX_BYTES   (256ull * 1024 * 1024)
 /* A copied attachment larger than this is cut, and the report says so. */
 #define BTC_DB_MAX_ATTACHMENT_BYTES (16ull * 1024 * 1024)
+/* The copies of one report's attachments together take at most this much:
+ * a file that would take them past it is left out, and the report says
+ * so. Four whole attachments; a quarter of BTC_DB_MAX_BYTES. */
+#define BTC_DB_MAX_REPORT_ATTACHMENT_BYTES (64ull * 1024 * 1024)
 
 /**
  * Store @report (which must have a "uuid") as DIR/<uuid>.json with @state
@@ -181,17 +185,38 @@ int btc_db_read_report(const char *dir, const char *uuid, char **ret_json, size_
 
 /**
  * Copy the ':'-separated files of @paths into DIR/<uuid>.d/, so a later
- * flush sends what the files held at crash time. A second file with the same
- * basename is skipped; a missing or unreadable file is skipped; a file over
- * BTC_DB_MAX_ATTACHMENT_BYTES is cut there.
+ * flush sends what the files held at crash time, in their order, within
+ * three bounds:
+ *   - each copy is cut at BTC_DB_MAX_ATTACHMENT_BYTES ("attachment X cut
+ *     at 16777216 bytes");
+ *   - the copies together take at most BTC_DB_MAX_REPORT_ATTACHMENT_BYTES:
+ *     a file that does not fit whole in what is left is skipped ("attachment
+ *     X skipped: the report's attachments reached 64 MiB", or "its N bytes
+ *     would take the report's attachments past 64 MiB"; a later, smaller
+ *     one may still fit), and one that grows while it is copied is cut
+ *     there ("cut at N bytes: the report's attachments reached 64 MiB");
+ *   - @deadline_mono_ns (CLOCK_MONOTONIC, btc_unwind_now_ns; 0: none):
+ *     files are copied a chunk (256 KiB) at a time with the clock checked
+ *     before each; a copy not finished at the deadline is removed (never a
+ *     partial file), and it and every file after it are skipped
+ *     ("attachment X skipped: time budget for attachments ran out"). The
+ *     overrun is one chunk's read and write, plus the fsync of a finished
+ *     copy.
+ * A second file with the same basename is skipped; a missing or unreadable
+ * file, or one that is not a regular file, is skipped.
+ *
+ * In the helper: call it after btc_db_store, holding the claim, with a
+ * deadline that leaves time for the upload; then put the notes in the
+ * report and the copies in its state, and btc_db_replace both.
  *
  * Returns: 0, *ret_copied (an array of {"name", "source"} objects: the
- *          basename the copy has in DIR/<uuid>.d/, the original path) and *ret_problems (an
- *          array of one-line strings, one per skipped or cut file; both new
- *          references), or -errno when the directory cannot be made.
+ *          basename the copy has in DIR/<uuid>.d/, the original path) and
+ *          *ret_problems (an array of one-line strings, one per skipped or
+ *          cut file; both new references), or -errno when the directory
+ *          cannot be made.
  */
 int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths,
-                            json_t **ret_copied, json_t **ret_problems);
+                            int64_t deadline_mono_ns, json_t **ret_copied, json_t **ret_problems);
 
 /**
  * As btc_db_copy_attachments, for the @npaths paths of the array @paths
@@ -199,7 +224,8 @@ int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths
  * of two files with the same basename is copied.
  */
 int btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *const *paths,
-                                 size_t npaths, json_t **ret_copied, json_t **ret_problems);
+                                 size_t npaths, int64_t deadline_mono_ns, json_t **ret_copied,
+                                 json_t **ret_problems);
 
 /**
  * Open the attachment copy @name of report @uuid for reading: the regular
