@@ -38,10 +38,18 @@
 #include <jansson.h>
 
 /* The bound on the database (DESIGN.md §6 asks for one): past either limit,
- * btc_db_prune deletes sent reports first, then rejected ones, then pending
- * ones, oldest first within each state. */
+ * btc_db_prune deletes corrupt reports first, then sent ones, then rejected
+ * ones, then pending ones, oldest first within each state. The bytes are
+ * everything in the directory, as `du -sb` counts them: reports, states,
+ * copies, temporary files, orphans, and files that are not the database's
+ * (counted, never removed). */
 #define BTC_DB_MAX_REPORTS 100
 #define BTC_DB_MAX_BYTES   (256ull * 1024 * 1024)
+/* A copy directory or state file without its report is an orphan once it
+ * has not changed for this long (and, for a copy directory, nobody holds
+ * its lock): longer than any writer takes between making one and storing
+ * its report. */
+#define BTC_DB_ORPHAN_AGE_S 60
 /* A copied attachment larger than this is cut, and the report says so. */
 #define BTC_DB_MAX_ATTACHMENT_BYTES (16ull * 1024 * 1024)
 /* The copies of one report's attachments together take at most this much:
@@ -148,7 +156,7 @@ struct btc_db_entry {
     char *last_error;
     char *rxid;
     char *problem;  /* what was wrong with its files, and what was done about it */
-    uint64_t bytes; /* report plus attachments on disk */
+    uint64_t bytes; /* all its files on disk: report, state, copies */
 };
 
 /**
@@ -241,8 +249,31 @@ int btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *
 int btc_db_open_attachment(const char *dir, const char *uuid, const char *name);
 
 /**
- * Enforce BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above), never
- * deleting @keep_uuid (may be NULL).
+ * Remove what writers killed mid-way left in DIR, and nothing a live writer
+ * still needs:
+ *   - temporary files (".*.tmp", in DIR and in every <uuid>.d/) whose lock
+ *     can be taken: btc_db_open_temp's writer holds it until the rename,
+ *     and the kernel drops it when the writer dies;
+ *   - <uuid>.d/ directories without a report (<uuid>.json or
+ *     <uuid>.json.corrupt) that nobody holds locked (a copier holds its
+ *     directory's lock) and that did not change for BTC_DB_ORPHAN_AGE_S;
+ *   - <uuid>.state and <uuid>.state.corrupt files without a report, that
+ *     did not change for BTC_DB_ORPHAN_AGE_S (btc_db_store writes the state
+ *     just before its report).
+ * Nothing of @keep_uuid (may be NULL) is removed. Links are never
+ * followed: a link under such a name is removed itself.
+ *
+ * Returns: the number of files and directories removed, or -errno
+ *          (btc_db_open_dir's, -EINVAL for an unsafe @keep_uuid).
+ */
+int btc_db_remove_orphans(const char *dir, const char *keep_uuid);
+
+/**
+ * Remove the orphans (btc_db_remove_orphans), then enforce
+ * BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above) on what is left,
+ * never deleting @keep_uuid (may be NULL) nor a report another process
+ * has claimed. Called by the helper after each crash and by `btcrash
+ * flush`.
  *
  * Returns: the number of reports deleted, or -errno.
  */

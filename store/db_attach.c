@@ -93,7 +93,6 @@ already_copied(json_t *copied, const char *name)
 static int
 open_attachment_dir(int dirfd, const char *uuid)
 {
-    struct stat a, b;
     char name[128];
     int fd = -1, r = -EBUSY;
 
@@ -114,8 +113,7 @@ open_attachment_dir(int dirfd, const char *uuid)
             btc_unwind_sleep_ns(1000000);
             continue;
         }
-        if (fstat(fd, &a) == 0 && fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-            a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        if (btc_db_names_fd(dirfd, name, fd) > 0)
             break;
         close(fd);
         fd = -1;
