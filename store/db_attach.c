@@ -103,16 +103,16 @@ open_attachment_dir(int dirfd, const char *uuid)
         fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return -errno;
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
             close(fd);
             fd = -1;
-            if (r != -EBUSY)
-                return r;
             /* A sweeper holds it for the moment it takes to check it. */
             btc_unwind_sleep_ns(1000000);
             continue;
         }
+        /* Any other flock error (a file system that cannot lock a
+         * directory: NFS wants it open for writing) leaves it unlocked:
+         * the sweep's age rule still spares a directory being filled. */
         if (btc_db_names_fd(dirfd, name, fd) > 0)
             break;
         close(fd);
