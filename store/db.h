@@ -10,7 +10,8 @@
  *                 "attachments", [{"name", "source"}]; the submission code
  *                 adds status, attempts, times;
  *   <uuid>.d/     the copies of the report's attachments, by name; the only
- *                 files ever uploaded with it;
+ *                 files ever uploaded with it; flock'ed by the copier while
+ *                 it fills it (btc_db_copy_attachment_paths);
  *   <uuid>.json.corrupt, <uuid>.state.corrupt
  *                 files that could not be parsed, moved aside (btc_db_list);
  *   .<name>.*.tmp temporary files of a write in progress (flock'ed by their
