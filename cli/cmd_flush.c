@@ -27,7 +27,9 @@ static const char g_help[] =
     "  ID skipped: ...                made for another endpoint, or in local mode.\n"
     "Reports that were sent or rejected before are left alone. A report goes\n"
     "only to the endpoint it was made for: another program's reports, with its\n"
-    "own endpoint and token, are never sent here.\n"
+    "own endpoint and token, are never sent here. Then the database is tidied:\n"
+    "files left by killed helpers are removed, and past 100 reports or 256 MiB\n"
+    "the oldest reports go, sent ones first.\n"
     "\n"
     "options:\n"
     "  --local    also send the reports made in local mode (no endpoint set) or\n"
@@ -105,6 +107,22 @@ report_done(const char *uuid, int err, const struct btc_http_result *res, void *
     fflush(stdout);
 }
 
+/* After a flush, what the bound and killed helpers call for (btc_db_prune):
+ * orphaned files go, and reports past the bound, sent ones first. Sent
+ * reports can make room only now. */
+static void
+tidy(const char *dir, bool debug)
+{
+    int r = btc_db_prune(dir, NULL);
+
+    if (r > 0)
+        printf("%d old report%s deleted: the database keeps at most %d reports and %llu MiB\n", r,
+               r == 1 ? "" : "s", BTC_DB_MAX_REPORTS,
+               (unsigned long long)(BTC_DB_MAX_BYTES / (1024 * 1024)));
+    else if (r < 0 && debug)
+        fprintf(stderr, "btcrash flush: could not prune %s: %s\n", dir, strerror(-r));
+}
+
 int
 btc_cli_flush(int argc, char **argv)
 {
@@ -163,6 +181,7 @@ btc_cli_flush(int argc, char **argv)
     btc_db_entries_free(entries, n);
     if (pending == 0) {
         printf("No pending reports in %s.\n", dir);
+        tidy(dir, cfg.debug);
         return BTC_CLI_EXIT_OK;
     }
 
@@ -179,5 +198,6 @@ btc_cli_flush(int argc, char **argv)
         btc_cli_db_error("flush", dir, r);
         return BTC_CLI_EXIT_FAIL;
     }
+    tidy(dir, cfg.debug);
     return t.pending > 0 ? BTC_CLI_EXIT_FAIL : BTC_CLI_EXIT_OK;
 }

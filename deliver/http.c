@@ -678,12 +678,34 @@ server_message(const struct submit *s, char *buf, size_t size)
     json_decref(root);
 }
 
+/* Append @text to the note of @s ("; "-separated, cut when full). */
+static void
+add_note(struct submit *s, const char *text)
+{
+    size_t used = strlen(s->note);
+
+    snprintf(s->note + used, sizeof(s->note) - used, "%s%s", used ? "; " : "", text);
+}
+
 static void
 classify(struct submit *s, CURLcode rc, long status, struct btc_http_result *res)
 {
     char said[BTC_TEXT_SERVER_MAX];
 
     res->status = status;
+    if (rc != CURLE_OK && status == 200) {
+        /* The status line came, then the body did not (in time, or whole):
+         * the server has the report already. Counted as a failure, it
+         * would be sent again by the next flush, a duplicate on the
+         * server; counted as sent, only the rxid is missing. */
+        res->outcome = BTC_HTTP_SENT;
+        parse_rxid(s, res->rxid, sizeof(res->rxid));
+        add_note(s, rc == CURLE_OPERATION_TIMEDOUT
+                        ? "the server answered 200 but its reply did not arrive in time; "
+                          "counted as sent"
+                        : "the server answered 200 but its reply was cut short; counted as sent");
+        return;
+    }
     if (rc != CURLE_OK) {
         res->outcome = BTC_HTTP_RETRY;
         set_text(s, res->error, sizeof(res->error),
@@ -753,7 +775,10 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
         status = 0;
     classify(&s, rc, status, &res);
     ms = (long)((now_mono_ns() - started) / 1000000);
-    if (res.outcome == BTC_HTTP_SENT)
+    if (res.outcome == BTC_HTTP_SENT && rc != CURLE_OK)
+        say(&s, "HTTP 200 after %ld ms, then: %s; counted as sent, without rxid", ms,
+            s.errbuf[0] ? s.errbuf : curl_easy_strerror(rc));
+    else if (res.outcome == BTC_HTTP_SENT)
         say(&s, "HTTP 200 after %ld ms, rxid %s", ms, res.rxid[0] ? res.rxid : "(none in answer)");
     else if (rc == CURLE_OK)
         say(&s, "HTTP %ld after %ld ms: %s", status, ms,

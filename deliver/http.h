@@ -11,7 +11,10 @@
 #include "config.h"
 
 enum btc_http_outcome {
-    BTC_HTTP_SENT,     /* HTTP 200 */
+    BTC_HTTP_SENT,     /* HTTP 200; also when the server's reply after its
+                          200 status line did not arrive in time or whole
+                          (a time-out, a closed connection): the server has
+                          the report; rxid is then "" and note says so */
     BTC_HTTP_REJECTED, /* 4xx other than 429: keep the report, never retry it */
     BTC_HTTP_RETRY,    /* 429, 5xx, any other status, network error, time out */
 };

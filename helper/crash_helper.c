@@ -547,7 +547,8 @@ stage_attachments(struct pipeline *p)
         return 0;
     if (p->stored && p->paths.n > 0) {
         r = btc_db_copy_attachment_paths(p->dir, p->answer.uuid, (const char *const *)p->paths.v,
-                                         p->paths.n, &p->copied, &p->problems);
+                                         p->paths.n, p->budget.attachments, &p->copied,
+                                         &p->problems);
         if (r < 0) {
             p->copied = p->problems = NULL;
             if (p->cfg.debug)

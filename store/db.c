@@ -197,10 +197,8 @@ open_dir_for(const char *dir, const char *uuid, bool create)
     return btc_db_open_dir(dir, create);
 }
 
-/* Whether the entry @name of @dirfd (not followed) is the open file @fd:
- * 1, 0 when it is another file, -ENOENT when there is none, -errno. */
-static int
-names_fd(int dirfd, const char *name, int fd)
+int
+btc_db_names_fd(int dirfd, const char *name, int fd)
 {
     struct stat a, b;
 
@@ -242,7 +240,7 @@ btc_db_open_temp(int dirfd, const char *name, char *tmp, size_t size)
         if (flock(fd, LOCK_EX | LOCK_NB) < 0)
             r = errno == EWOULDBLOCK ? 0 : -errno;
         else
-            r = names_fd(dirfd, tmp, fd);
+            r = btc_db_names_fd(dirfd, tmp, fd);
         if (r > 0)
             return fd;
         close(fd);
@@ -441,7 +439,7 @@ btc_db_replace(const char *dir, const char *uuid, json_t *report, json_t *state,
     snprintf(name, sizeof(name), "%s.json", uuid);
     /* The caller's claim must be on the report as it is now: anything else
      * means it is not the caller's to replace (removed: -ENOENT). */
-    r = names_fd(dirfd, name, *claim);
+    r = btc_db_names_fd(dirfd, name, *claim);
     if (r == 0)
         r = -ESTALE;
     if (r < 0)
@@ -583,13 +581,16 @@ btc_db_read_report(const char *dir, const char *uuid, char **ret_json, size_t *r
     return r;
 }
 
-/* Remove every entry of @dirfd/@name, then the directory itself. */
+/* Remove @dirfd/@name and, when it is a directory, everything in it, down
+ * to @depth levels (a copy directory holds files only; anything deeper is
+ * not ours, and is left, with an error). Never follows a link: a link goes,
+ * what it points to stays. */
 static int
-remove_tree_at(int dirfd, const char *name)
+remove_tree(int dirfd, const char *name, int depth)
 {
     struct dirent *de;
     DIR *d;
-    int fd, r = 0;
+    int fd, r = 0, t;
 
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
@@ -608,13 +609,22 @@ remove_tree_at(int dirfd, const char *name)
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT && r == 0)
-            r = -errno;
+        if (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT)
+            continue;
+        t = errno == EISDIR && depth > 0 ? remove_tree(fd, de->d_name, depth - 1) : -errno;
+        if (t < 0 && t != -ENOENT && r == 0)
+            r = t;
     }
     closedir(d);
     if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
         r = -errno;
     return r;
+}
+
+int
+btc_db_remove_tree_at(int dirfd, const char *name)
+{
+    return remove_tree(dirfd, name, 3);
 }
 
 int
@@ -633,7 +643,7 @@ btc_db_remove_at(int dirfd, const char *uuid)
     else if (errno != ENOENT)
         return -errno;
     snprintf(name, sizeof(name), "%s.d", uuid);
-    t = remove_tree_at(dirfd, name);
+    t = btc_db_remove_tree_at(dirfd, name);
     if (t == 0)
         found = true;
     else if (t != -ENOENT)
@@ -678,7 +688,7 @@ btc_db_claim_at(int dirfd, const char *uuid, int *ret_fd)
             close(fd);
             return r;
         }
-        r = names_fd(dirfd, name, fd);
+        r = btc_db_names_fd(dirfd, name, fd);
         if (r > 0) {
             *ret_fd = fd;
             return 0;

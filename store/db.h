@@ -10,7 +10,8 @@
  *                 "attachments", [{"name", "source"}]; the submission code
  *                 adds status, attempts, times;
  *   <uuid>.d/     the copies of the report's attachments, by name; the only
- *                 files ever uploaded with it;
+ *                 files ever uploaded with it; flock'ed by the copier while
+ *                 it fills it (btc_db_copy_attachment_paths);
  *   <uuid>.json.corrupt, <uuid>.state.corrupt
  *                 files that could not be parsed, moved aside (btc_db_list);
  *   .<name>.*.tmp temporary files of a write in progress (flock'ed by their
@@ -38,12 +39,24 @@
 #include <jansson.h>
 
 /* The bound on the database (DESIGN.md §6 asks for one): past either limit,
- * btc_db_prune deletes sent reports first, then rejected ones, then pending
- * ones, oldest first within each state. */
+ * btc_db_prune deletes corrupt reports first, then sent ones, then rejected
+ * ones, then pending ones, oldest first within each state. The bytes are
+ * everything in the directory, as `du -sb` counts them: reports, states,
+ * copies, temporary files, orphans, and files that are not the database's
+ * (counted, never removed). */
 #define BTC_DB_MAX_REPORTS 100
 #define BTC_DB_MAX_BYTES   (256ull * 1024 * 1024)
+/* A copy directory or state file without its report is an orphan once it
+ * has not changed for this long (and, for a copy directory, nobody holds
+ * its lock): longer than any writer takes between making one and storing
+ * its report. */
+#define BTC_DB_ORPHAN_AGE_S 60
 /* A copied attachment larger than this is cut, and the report says so. */
 #define BTC_DB_MAX_ATTACHMENT_BYTES (16ull * 1024 * 1024)
+/* The copies of one report's attachments together take at most this much:
+ * a file that would take them past it is left out, and the report says
+ * so. Four whole attachments; a quarter of BTC_DB_MAX_BYTES. */
+#define BTC_DB_MAX_REPORT_ATTACHMENT_BYTES (64ull * 1024 * 1024)
 
 /**
  * Store @report (which must have a "uuid") as DIR/<uuid>.json with @state
@@ -144,7 +157,7 @@ struct btc_db_entry {
     char *last_error;
     char *rxid;
     char *problem;  /* what was wrong with its files, and what was done about it */
-    uint64_t bytes; /* report plus attachments on disk */
+    uint64_t bytes; /* all its files on disk: report, state, copies */
 };
 
 /**
@@ -181,17 +194,38 @@ int btc_db_read_report(const char *dir, const char *uuid, char **ret_json, size_
 
 /**
  * Copy the ':'-separated files of @paths into DIR/<uuid>.d/, so a later
- * flush sends what the files held at crash time. A second file with the same
- * basename is skipped; a missing or unreadable file is skipped; a file over
- * BTC_DB_MAX_ATTACHMENT_BYTES is cut there.
+ * flush sends what the files held at crash time, in their order, within
+ * three bounds:
+ *   - each copy is cut at BTC_DB_MAX_ATTACHMENT_BYTES ("attachment X cut
+ *     at 16777216 bytes");
+ *   - the copies together take at most BTC_DB_MAX_REPORT_ATTACHMENT_BYTES:
+ *     a file that does not fit whole in what is left is skipped ("attachment
+ *     X skipped: the report's attachments reached 64 MiB", or "its N bytes
+ *     would take the report's attachments past 64 MiB"; a later, smaller
+ *     one may still fit), and one that grows while it is copied is cut
+ *     there ("cut at N bytes: the report's attachments reached 64 MiB");
+ *   - @deadline_mono_ns (CLOCK_MONOTONIC, btc_unwind_now_ns; 0: none):
+ *     files are copied a chunk (256 KiB) at a time with the clock checked
+ *     before each; a copy not finished at the deadline is removed (never a
+ *     partial file), and it and every file after it are skipped
+ *     ("attachment X skipped: time budget for attachments ran out"). The
+ *     overrun is one chunk's read and write, plus the fsync of a finished
+ *     copy.
+ * A second file with the same basename is skipped; a missing or unreadable
+ * file, or one that is not a regular file, is skipped.
+ *
+ * In the helper: call it after btc_db_store, holding the claim, with a
+ * deadline that leaves time for the upload; then put the notes in the
+ * report and the copies in its state, and btc_db_replace both.
  *
  * Returns: 0, *ret_copied (an array of {"name", "source"} objects: the
- *          basename the copy has in DIR/<uuid>.d/, the original path) and *ret_problems (an
- *          array of one-line strings, one per skipped or cut file; both new
- *          references), or -errno when the directory cannot be made.
+ *          basename the copy has in DIR/<uuid>.d/, the original path) and
+ *          *ret_problems (an array of one-line strings, one per skipped or
+ *          cut file; both new references), or -errno when the directory
+ *          cannot be made.
  */
 int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths,
-                            json_t **ret_copied, json_t **ret_problems);
+                            int64_t deadline_mono_ns, json_t **ret_copied, json_t **ret_problems);
 
 /**
  * As btc_db_copy_attachments, for the @npaths paths of the array @paths
@@ -199,7 +233,8 @@ int btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths
  * of two files with the same basename is copied.
  */
 int btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *const *paths,
-                                 size_t npaths, json_t **ret_copied, json_t **ret_problems);
+                                 size_t npaths, int64_t deadline_mono_ns, json_t **ret_copied,
+                                 json_t **ret_problems);
 
 /**
  * Open the attachment copy @name of report @uuid for reading: the regular
@@ -215,8 +250,31 @@ int btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *
 int btc_db_open_attachment(const char *dir, const char *uuid, const char *name);
 
 /**
- * Enforce BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above), never
- * deleting @keep_uuid (may be NULL).
+ * Remove what writers killed mid-way left in DIR, and nothing a live writer
+ * still needs:
+ *   - temporary files (".*.tmp", in DIR and in every <uuid>.d/) whose lock
+ *     can be taken: btc_db_open_temp's writer holds it until the rename,
+ *     and the kernel drops it when the writer dies;
+ *   - <uuid>.d/ directories without a report (<uuid>.json or
+ *     <uuid>.json.corrupt) that nobody holds locked (a copier holds its
+ *     directory's lock) and that did not change for BTC_DB_ORPHAN_AGE_S;
+ *   - <uuid>.state and <uuid>.state.corrupt files without a report, that
+ *     did not change for BTC_DB_ORPHAN_AGE_S (btc_db_store writes the state
+ *     just before its report).
+ * Nothing of @keep_uuid (may be NULL) is removed. Links are never
+ * followed: a link under such a name is removed itself.
+ *
+ * Returns: the number of files and directories removed, or -errno
+ *          (btc_db_open_dir's, -EINVAL for an unsafe @keep_uuid).
+ */
+int btc_db_remove_orphans(const char *dir, const char *keep_uuid);
+
+/**
+ * Remove the orphans (btc_db_remove_orphans), then enforce
+ * BTC_DB_MAX_REPORTS and BTC_DB_MAX_BYTES (see above) on what is left,
+ * never deleting @keep_uuid (may be NULL) nor a report another process
+ * has claimed. Called by the helper after each crash and by `btcrash
+ * flush`.
  *
  * Returns: the number of reports deleted, or -errno.
  */

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db_internal.h"
 #include "fileio.h"
 #include "json_util.h"
@@ -80,54 +82,104 @@ already_copied(json_t *copied, const char *name)
     return false;
 }
 
-/* Make DIR/<uuid>.d (0700) on first use; returns its descriptor. */
+/*
+ * Make DIR/<uuid>.d (0700) on first use; returns its descriptor, locked
+ * (flock) until it is closed: btc_db_prune removes a copy directory that
+ * has no report only when it can take that lock, so never one being
+ * filled. As for temporary files (btc_db_open_temp), a sweeper may have
+ * removed the directory between our open and our lock: once locked, the
+ * name must still be it, or we make it again.
+ */
 static int
 open_attachment_dir(int dirfd, const char *uuid)
 {
     char name[128];
-    int fd;
+    int fd = -1, r = -EBUSY;
 
     snprintf(name, sizeof(name), "%s.d", uuid);
-    if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+            close(fd);
+            fd = -1;
+            /* A sweeper holds it for the moment it takes to check it. */
+            btc_unwind_sleep_ns(1000000);
+            continue;
+        }
+        /* Any other flock error (a file system that cannot lock a
+         * directory: NFS wants it open for writing) leaves it unlocked:
+         * the sweep's age rule still spares a directory being filled. */
+        if (btc_db_names_fd(dirfd, name, fd) > 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0)
-        return -errno;
+        return r;
     if (fchmod(fd, 0700) < 0) {
-        int r = -errno;
-
+        r = -errno;
         close(fd);
         return r;
     }
     return fd;
 }
 
+/* Bytes read and written at a time: the deadline is checked between two,
+ * so this bounds by how much a copy can overrun it (a few ms at worst,
+ * from a cold disk). */
+#define COPY_CHUNK (256u * 1024)
+
+/* Written data is sent to the disk every this many bytes (see copy_file). */
+#define COPY_FLUSH (1024u * 1024)
+
+/* How copy_file ended, besides -errno. */
+enum {
+    COPY_WHOLE = 0, /* the whole file */
+    COPY_CUT = 1,   /* its first @max bytes: it was longer */
+};
+
+/* Whether @deadline (CLOCK_MONOTONIC ns, 0: none) has passed. */
+static bool
+past(int64_t deadline)
+{
+    return deadline > 0 && btc_unwind_now_ns() >= deadline;
+}
+
 /*
- * Copy at most BTC_DB_MAX_ATTACHMENT_BYTES of @src into @name in @attfd.
- * Returns 0, 1 when the file was longer and cut, or -errno.
+ * Copy at most @max bytes of @src into @name in @attfd, @buf (COPY_CHUNK
+ * bytes) at a time, checking @deadline before each read. A copy not
+ * finished at the deadline is removed: a file that is there is whole, or
+ * cut at a limit the report notes, never cut by chance.
+ *
+ * Returns: COPY_WHOLE or COPY_CUT and *@ret_bytes, -ETIME when the deadline
+ *          came first, or -errno.
  */
 static int
-copy_file(int src, int attfd, const char *name)
+copy_file(int src, int attfd, const char *name, uint64_t max, int64_t deadline, char *buf,
+          uint64_t *ret_bytes)
 {
-    const size_t bufsize = 64 * 1024;
-    uint64_t total = 0;
-    char tmp[256], *buf;
+    uint64_t total = 0, flushed = 0;
+    char tmp[256];
     int fd, cut, r = 0;
 
-    buf = malloc(bufsize);
-    if (!buf)
-        return -ENOMEM;
     fd = btc_db_open_temp(attfd, name, tmp, sizeof(tmp));
-    if (fd < 0) {
-        free(buf);
+    if (fd < 0)
         return fd;
-    }
     for (;;) {
-        uint64_t left = BTC_DB_MAX_ATTACHMENT_BYTES - total;
+        uint64_t left = max - total;
         /* At the limit, read one byte more to learn whether it cuts. */
-        size_t want = left == 0 ? 1 : left < bufsize ? (size_t)left : bufsize;
-        ssize_t n = read(src, buf, want);
+        size_t want = left == 0 ? 1 : left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;
+        ssize_t n;
 
+        if (past(deadline)) {
+            r = -ETIME;
+            break;
+        }
+        n = read(src, buf, want);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -137,15 +189,24 @@ copy_file(int src, int attfd, const char *name)
         if (n == 0)
             break;
         if (left == 0) {
-            r = 1;
+            r = COPY_CUT;
             break;
         }
         r = btc_file_write_all(fd, buf, (size_t)n);
         if (r < 0)
             break;
         total += (uint64_t)n;
+        if (total - flushed >= COPY_FLUSH) {
+            /* Start writing this stretch back, and wait for the one
+             * before: the disk's pace then shows in this loop, where the
+             * deadline is checked, instead of in the fsync at the end. */
+            (void)sync_file_range(fd, (off_t)flushed, (off_t)(total - flushed),
+                                  SYNC_FILE_RANGE_WRITE);
+            if (flushed > 0)
+                (void)sync_file_range(fd, 0, (off_t)flushed, SYNC_FILE_RANGE_WAIT_BEFORE);
+            flushed = total;
+        }
     }
-    free(buf);
     if (r < 0) {
         close(fd);
         unlinkat(attfd, tmp, 0);
@@ -153,15 +214,24 @@ copy_file(int src, int attfd, const char *name)
     }
     cut = r;
     r = btc_db_commit_temp(attfd, fd, tmp, name);
-    return r < 0 ? r : cut;
+    if (r < 0)
+        return r;
+    *ret_bytes = total;
+    return cut;
 }
+
+#define MIB (1024ull * 1024)
 
 int
 btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *const *paths,
-                             size_t npaths, json_t **ret_copied, json_t **ret_problems)
+                             size_t npaths, int64_t deadline_mono_ns, json_t **ret_copied,
+                             json_t **ret_problems)
 {
     json_t *copied = json_array(), *problems = json_array();
-    char *name = NULL;
+    const uint64_t budget = BTC_DB_MAX_REPORT_ATTACHMENT_BYTES;
+    char *name = NULL, *buf = NULL;
+    uint64_t used = 0;
+    bool out_of_time = false;
     int dirfd = -1, attfd = -1, src = -1, r = 0;
 
     if (!copied || !problems) {
@@ -179,8 +249,14 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
         r = dirfd;
         goto done;
     }
+    buf = malloc(COPY_CHUNK);
+    if (!buf) {
+        r = -ENOMEM;
+        goto done;
+    }
     for (size_t i = 0; i < npaths; i++) {
         const char *path = paths[i];
+        uint64_t size, limit, bytes = 0;
         struct stat st;
 
         free(name);
@@ -188,6 +264,15 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
         if (src >= 0)
             close(src);
         src = -1;
+        /* Once time is up, every file left is named, and why. */
+        out_of_time = out_of_time || past(deadline_mono_ns);
+        if (out_of_time) {
+            r = add_problem(problems, "attachment %s skipped: time budget for attachments ran out",
+                            path);
+            if (r < 0)
+                goto done;
+            continue;
+        }
         r = attachment_name(path, &name);
         if (r < 0)
             goto done;
@@ -219,6 +304,28 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
                 goto done;
             continue;
         }
+        /* The report's budget: a file that does not fit whole is left out
+         * (a smaller one after it may still fit), rather than cut to
+         * whatever is left. /proc files say 0 bytes, and a log may grow
+         * while it is copied: the copy stops at the budget all the same. */
+        size = (uint64_t)st.st_size < BTC_DB_MAX_ATTACHMENT_BYTES ? (uint64_t)st.st_size
+                                                                  : BTC_DB_MAX_ATTACHMENT_BYTES;
+        if (used >= budget || size > budget - used) {
+            if (used >= budget)
+                r = add_problem(problems,
+                                "attachment %s skipped: the report's attachments reached %llu MiB",
+                                path, (unsigned long long)(budget / MIB));
+            else
+                r = add_problem(problems,
+                                "attachment %s skipped: its %llu bytes would take the report's "
+                                "attachments past %llu MiB",
+                                path, (unsigned long long)size, (unsigned long long)(budget / MIB));
+            if (r < 0)
+                goto done;
+            continue;
+        }
+        limit = budget - used < BTC_DB_MAX_ATTACHMENT_BYTES ? budget - used
+                                                            : BTC_DB_MAX_ATTACHMENT_BYTES;
         if (attfd < 0) {
             attfd = open_attachment_dir(dirfd, uuid);
             if (attfd < 0) {
@@ -226,21 +333,36 @@ btc_db_copy_attachment_paths(const char *dir, const char *uuid, const char *cons
                 goto done;
             }
         }
-        r = copy_file(src, attfd, name);
+        r = copy_file(src, attfd, name, limit, deadline_mono_ns, buf, &bytes);
         if (r == -ENOMEM)
             goto done;
+        if (r == -ETIME) {
+            out_of_time = true;
+            r = add_problem(problems, "attachment %s skipped: time budget for attachments ran out",
+                            path);
+            if (r < 0)
+                goto done;
+            continue;
+        }
         if (r < 0) {
             r = add_problem(problems, "attachment %s skipped: %s", path, strerror(-r));
             if (r < 0)
                 goto done;
             continue;
         }
-        if (r == 1) {
+        used += bytes;
+        if (r == COPY_CUT && limit < BTC_DB_MAX_ATTACHMENT_BYTES)
+            r = add_problem(problems,
+                            "attachment %s cut at %llu bytes: the report's attachments reached "
+                            "%llu MiB",
+                            path, (unsigned long long)limit, (unsigned long long)(budget / MIB));
+        else if (r == COPY_CUT)
             r = add_problem(problems, "attachment %s cut at %llu bytes", path,
                             (unsigned long long)BTC_DB_MAX_ATTACHMENT_BYTES);
-            if (r < 0)
-                goto done;
-        }
+        else
+            r = 0;
+        if (r < 0)
+            goto done;
         /* No path: the copy is found by name in DIR/<uuid>.d/ alone, so a
          * state file can never point a sender anywhere else. */
         r = btc_json_append(copied,
@@ -253,10 +375,11 @@ done:
     if (src >= 0)
         close(src);
     if (attfd >= 0)
-        close(attfd);
+        close(attfd); /* drops the directory's lock */
     if (dirfd >= 0)
         close(dirfd);
     free(name);
+    free(buf);
     if (r < 0) {
         json_decref(copied);
         json_decref(problems);
@@ -268,8 +391,8 @@ done:
 }
 
 int
-btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths, json_t **ret_copied,
-                        json_t **ret_problems)
+btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths,
+                        int64_t deadline_mono_ns, json_t **ret_copied, json_t **ret_problems)
 {
     const char **v = NULL;
     char *list = NULL, *save = NULL;
@@ -289,7 +412,7 @@ btc_db_copy_attachments(const char *dir, const char *uuid, const char *paths, js
     /* strtok_r: empty elements ("a::b", a trailing ':') name no file. */
     for (char *path = strtok_r(list, ":", &save); path; path = strtok_r(NULL, ":", &save))
         v[n++] = path;
-    r = btc_db_copy_attachment_paths(dir, uuid, v, n, ret_copied, ret_problems);
+    r = btc_db_copy_attachment_paths(dir, uuid, v, n, deadline_mono_ns, ret_copied, ret_problems);
     free(v);
     free(list);
     return r;

@@ -6,8 +6,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
+
+struct btc_db_entry;
 
 /** Whether @uuid may name files in the database: hex digits and '-' only. */
 bool btc_db_uuid_is_safe(const char *uuid);
@@ -22,6 +25,37 @@ bool btc_db_uuid_is_safe(const char *uuid);
  *          owner, or writable by group or others; btc_db_strerror says which).
  */
 int btc_db_open_dir(const char *dir, bool create);
+
+/**
+ * Whether the entry @name of @dirfd (not followed) is the open file @fd:
+ * how a lock holder knows that what it locked still has the name.
+ *
+ * Returns: 1, 0 when the name is another file, -ENOENT when there is none,
+ *          -errno.
+ */
+int btc_db_names_fd(int dirfd, const char *name, int fd);
+
+/**
+ * Remove @dirfd/@name and, when it is a directory, what it holds (a few
+ * levels down), never following a link.
+ *
+ * Returns: 0, -ENOENT, -errno (what could not be removed stays).
+ */
+int btc_db_remove_tree_at(int dirfd, const char *name);
+
+/**
+ * How much @dirfd/@name takes, as `du -sb` counts it: its own size and,
+ * for a directory, that of everything below it (a few levels down), links
+ * counted as links, never followed. 0 when it is missing.
+ */
+uint64_t btc_db_tree_bytes(int dirfd, const char *name);
+
+/**
+ * btc_db_list on the open, trusted database directory @dirfd.
+ *
+ * Returns: as btc_db_list.
+ */
+int btc_db_list_at(int dirfd, struct btc_db_entry **ret_entries, size_t *ret_n);
 
 /**
  * Create a temporary file for @name in @dirfd, its name written to @tmp
@@ -73,8 +107,6 @@ int btc_db_parse_state(const char *text, size_t len, json_t **ret_state);
  * Returns: 0 and *ret_state (a new reference), -EBADMSG, -errno.
  */
 int btc_db_read_state_at(int dirfd, const char *uuid, json_t **ret_state);
-
-struct btc_db_entry;
 
 /**
  * Fill @e's report fields (timestamp, application, classifier, top frame)

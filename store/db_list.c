@@ -17,28 +17,57 @@
 #include "db_internal.h"
 #include "uuid.h"
 
-/* Sum of the sizes of the regular files in @dirfd/@name; 0 when absent. */
 static uint64_t
-dir_bytes(int dirfd, const char *name)
+tree_bytes(int dirfd, const char *name, int depth)
 {
-    uint64_t total = 0;
     struct dirent *de;
     struct stat st;
+    uint64_t total;
     DIR *d;
     int fd;
 
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    total = (uint64_t)st.st_size;
+    if (!S_ISDIR(st.st_mode) || depth == 0)
+        return total;
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return total;
     d = fdopendir(fd);
     if (!d) {
         close(fd);
-        return 0;
+        return total;
     }
     while ((de = readdir(d)))
-        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-            total += (uint64_t)st.st_size;
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            total += tree_bytes(fd, de->d_name, depth - 1);
     closedir(d);
+    return total;
+}
+
+/* du -sb's count, without its hard-link bookkeeping: the database holds
+ * no hard links of its own. */
+uint64_t
+btc_db_tree_bytes(int dirfd, const char *name)
+{
+    return tree_bytes(dirfd, name, 4);
+}
+
+/* Everything of @uuid on disk: the report (or its corrupt copy), the state
+ * (and a corrupt one) and the copy directory; what pruning it frees. */
+static uint64_t
+entry_bytes(int dirfd, const char *uuid)
+{
+    static const char *const suffixes[] = {".json", ".json.corrupt", ".state", ".state.corrupt",
+                                           ".d"};
+    uint64_t total = 0;
+    char name[128];
+
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(name, sizeof(name), "%s%s", uuid, suffixes[i]);
+        total += btc_db_tree_bytes(dirfd, name);
+    }
     return total;
 }
 
@@ -263,10 +292,8 @@ load_corrupt(int dirfd, const char *uuid, const char *problem, struct btc_db_ent
     struct stat st;
 
     snprintf(name, sizeof(name), "%s.json.corrupt", uuid);
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         e->timestamp = (int64_t)st.st_mtime; /* its own is unknown */
-        e->bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-    }
     e->state = strdup("corrupt");
     e->problem = problem ? strdup(problem) : NULL;
     if (!e->problem &&
@@ -290,8 +317,7 @@ load_entry(int dirfd, const char *uuid, bool corrupt, struct btc_db_entry *e)
 
     memset(e, 0, sizeof(*e));
     snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
-    snprintf(name, sizeof(name), "%s.d", uuid);
-    e->bytes = dir_bytes(dirfd, name);
+    e->bytes = entry_bytes(dirfd, uuid);
     if (corrupt)
         goto corrupt;
     snprintf(name, sizeof(name), "%s.json", uuid);
@@ -320,7 +346,6 @@ load_entry(int dirfd, const char *uuid, bool corrupt, struct btc_db_entry *e)
             goto done;
     }
     r = btc_db_entry_from_state(state, e);
-    e->bytes += len;
     goto done;
 corrupt:
     r = load_corrupt(dirfd, uuid, problem, e);
@@ -399,16 +424,25 @@ btc_db_entries_free(struct btc_db_entry *entries, size_t n)
 int
 btc_db_list(const char *dir, struct btc_db_entry **ret_entries, size_t *ret_n)
 {
+    int dirfd = btc_db_open_dir(dir, false), r;
+
+    if (dirfd < 0)
+        return dirfd;
+    r = btc_db_list_at(dirfd, ret_entries, ret_n);
+    close(dirfd);
+    return r;
+}
+
+int
+btc_db_list_at(int dirfd, struct btc_db_entry **ret_entries, size_t *ret_n)
+{
     struct btc_db_entry *entries = NULL, *bigger;
     size_t n = 0, cap = 0;
     char uuid[BTC_UUID_STR_LEN + 1];
     struct dirent *de;
     DIR *d = NULL;
-    int dirfd, fd, r = 0;
+    int fd, r = 0;
 
-    dirfd = btc_db_open_dir(dir, false);
-    if (dirfd < 0)
-        return dirfd;
     /* readdir gets its own descriptor; dirfd stays for the *at calls. */
     fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || !(d = fdopendir(fd))) {
@@ -448,7 +482,6 @@ btc_db_list(const char *dir, struct btc_db_entry **ret_entries, size_t *ret_n)
 done:
     if (d)
         closedir(d);
-    close(dirfd);
     if (r < 0) {
         btc_db_entries_free(entries, n);
         return r;

@@ -122,8 +122,9 @@ def check():
 @pytest.fixture
 def receiver():
     """receiver(mode="ok", tls=False, delay=0.0): a started local receiver
-    (receiver.py: modes "ok", "hang" or an HTTP status; .reply for a fixed
-    answer); all are stopped when the test ends."""
+    (receiver.py: modes "ok", "hang", "headers_only", "partial_body" or an
+    HTTP status; .reply for a fixed answer); all are stopped when the test
+    ends."""
     started = []
 
     def make(mode="ok", tls=False, delay=0.0):

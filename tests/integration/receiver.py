@@ -13,7 +13,12 @@ In a test process:
            in the request's record);
   an int   that status, with a small JSON body;
   "hang"   the request is read (and recorded), then never answered until the
-           receiver stops.
+           receiver stops;
+  "headers_only"  "HTTP/1.1 200 OK" and its headers, with the Content-Length
+           of an {"response":"ok",...} body that is never sent: the
+           connection is held until the receiver stops;
+  "partial_body"  the same headers, then the first half of that body, then
+           the connection is closed.
 `delay` (seconds) holds every answer back that long. `reply`, when set to
 (status, body bytes), is the answer to every request instead (a hostile
 server's rxid or error body).
@@ -28,7 +33,7 @@ As a script it runs one receiver in the foreground, prints "PORT <n>" on
 stdout, and appends one JSON line per request to --log (arrival times, path,
 the upload_file part's length): the benchmark uses it.
 
-    receiver.py [--mode ok|hang|STATUS] [--tls] [--log FILE]
+    receiver.py [--mode ok|hang|headers_only|partial_body|STATUS] [--tls] [--log FILE]
 """
 
 import argparse
@@ -268,6 +273,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             rx.stopping.wait()
             self.close_connection = True
             return
+        if mode in ("headers_only", "partial_body"):
+            # The server has the report, says so, and then its body does
+            # not come (whole): the rxid never reaches the client.
+            payload = json.dumps({"response": "ok", "_rxid": "rx-never-" + uuidlib.uuid4().hex})
+            payload = payload.encode()
+            req.status = 200
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if mode == "partial_body":
+                self.wfile.write(payload[:len(payload) // 2])
+            self.wfile.flush()
+            if mode == "headers_only":
+                rx.stopping.wait()
+            self.close_connection = True
+            return
         if rx.delay:
             time.sleep(rx.delay)
         if rx.reply is not None:
@@ -407,7 +429,7 @@ def main():
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--log", help="append one JSON line per request here")
     a = ap.parse_args()
-    mode = a.mode if a.mode in ("ok", "hang") else int(a.mode)
+    mode = a.mode if a.mode in ("ok", "hang", "headers_only", "partial_body") else int(a.mode)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     rx = Receiver(mode=mode, tls=a.tls).start()
     print("PORT %d" % rx.port, flush=True)

@@ -336,6 +336,52 @@ def test_status(btc, receiver, check, db, status):
         check_state(check, reports(db).get(rep.uuid), "rejected", "after flush", status=status)
 
 
+NO_BODY = [
+    # (receiver mode, the note the helper prints)
+    ("headers_only", "the server answered 200 but its reply did not arrive in time; "
+     "counted as sent"),
+    ("partial_body", "the server answered 200 but its reply was cut short; counted as sent"),
+]
+
+
+@pytest.mark.parametrize("mode,note", NO_BODY, ids=[m for m, _ in NO_BODY])
+def test_200_without_body(btc, receiver, check, db, mode, note):
+    """A server that answers "200 OK" and then never sends its body
+    (headers_only: it holds the connection past the deadline) or only part
+    of it (partial_body: it closes the connection) has the report: it is
+    counted as sent, without an rxid, not kept for a retry that would be a
+    duplicate on the server. The helper's lines say so; the crashed process
+    is still dead by BACKTRACE_TIMEOUT + 0.5 s (btc.crash checks it);
+    `btcrash list` shows it sent and a flush sends nothing."""
+    timeout = 2.0
+    rx = receiver(mode)
+    r = btc.crash(db, timeout_s=timeout, what="crash against a 200 without its body (%s)" % mode,
+                  BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
+    print("died %.3f s after the fault; stderr:\n%s" % (r.took or -1, r.err.rstrip()))
+    reqs = rx.snapshot()
+    check.eq(len(reqs), 1, "requests for one crash")
+    rep = btc.one_new_report(db, {}, mode)
+    if rep is None:
+        return
+    if reqs:
+        check_request_is(check, reqs[0], rep, mode)
+    check_state(check, rep, "sent", mode, status=200)
+    check("rxid" not in (rep.state or {}), "%s: a state without an rxid expected, got %s"
+          % (mode, json.dumps(rep.state)))
+    outcome = [ln for ln in r.err.splitlines() if ln.startswith("btcrash: report ")]
+    check.eq(outcome, ["btcrash: report %s sent (rxid unknown)" % rep.uuid,
+                       "btcrash: report %s: %s" % (rep.uuid, note)],
+             "the helper's lines: sent, without an rxid, and why")
+    lr = btc.cmd(["list"], db)
+    rows = {cells[0]: cells for cells in list_rows(lr.out)}
+    check.eq(rows.get(rep.uuid, [None, None])[1], "sent", "the report's state in `btcrash list`")
+    rx.set_mode("ok")
+    n0 = len(rx.snapshot())
+    fr = btc.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
+    check.eq(fr.out, "No pending reports in %s.\n" % db, "output of a flush afterwards")
+    check.eq(rx.snapshot()[n0:], [], "requests sent by a flush afterwards (a duplicate)")
+
+
 # ---------------------------------------------------------------------------
 # Time bounds (DESIGN §1, §5)
 

@@ -34,6 +34,25 @@
 int __real_flock(int fd, int op);
 int __wrap_flock(int fd, int op);
 
+/* read is wrapped too (-Wl,--wrap=read): with g_read_delay_ns set, every
+ * read of the code under test takes that long, so that a copy cannot beat
+ * its deadline however fast the machine. */
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+
+static long g_read_delay_ns;
+
+ssize_t
+__wrap_read(int fd, void *buf, size_t n)
+{
+    if (g_read_delay_ns > 0) {
+        struct timespec ts = {0, g_read_delay_ns};
+
+        nanosleep(&ts, NULL);
+    }
+    return __real_read(fd, buf, n);
+}
+
 static void (*g_before_flock)(void *ctx);
 static void *g_before_flock_ctx;
 
@@ -815,7 +834,7 @@ test_db_copy_attachments_copies_skips_and_reports_problems(void **state)
     write_file(nl, "x");
     snprintf(paths, sizeof(paths), "%s:%s::%s:%s:%s:%s", a, a2, fifo, missing, src_dir, nl);
 
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, paths, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, paths, 0, &copied, &problems), 0);
     assert_int_equal(json_array_size(copied), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 0), "name")),
                         "app.log");
@@ -869,7 +888,7 @@ test_db_copy_attachments_cuts_a_large_file(void **state)
     assert_int_equal(ftruncate(fileno(fp), (off_t)BTC_DB_MAX_ATTACHMENT_BYTES + 10), 0);
     fclose(fp);
 
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, big, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, big, 0, &copied, &problems), 0);
     assert_int_equal(json_array_size(copied), 1);
     assert_int_equal(json_array_size(problems), 1);
     assert_non_null(strstr(problem(problems, 0), "big.bin cut at"));
@@ -887,12 +906,12 @@ test_db_copy_attachments_with_nothing_to_copy_makes_no_directory(void **state)
     json_t *copied = NULL, *problems = NULL;
     char d[256];
 
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, "", &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, "", 0, &copied, &problems), 0);
     assert_int_equal(json_array_size(copied), 0);
     assert_int_equal(json_array_size(problems), 0);
     json_decref(copied);
     json_decref(problems);
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, NULL, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, NULL, 0, &copied, &problems), 0);
     json_decref(copied);
     json_decref(problems);
     snprintf(d, sizeof(d), "%s/%s.d", f->db, UUID);
@@ -990,7 +1009,7 @@ test_db_remove_deletes_report_state_and_attachments(void **state)
     store_report(f, UUID, 1, "sent");
     snprintf(src, sizeof(src), "%s/a.txt", f->root);
     write_file(src, "a");
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, 0, &copied, &problems), 0);
     json_decref(copied);
     json_decref(problems);
 
@@ -1064,7 +1083,7 @@ test_db_every_function_rejects_an_unsafe_uuid(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(btc_db_read_state(f->db, bad[i], &st), -EINVAL);
         assert_int_equal(btc_db_read_report(f->db, bad[i], &text, &len), -EINVAL);
-        assert_int_equal(btc_db_copy_attachments(f->db, bad[i], victim, &copied, &problems),
+        assert_int_equal(btc_db_copy_attachments(f->db, bad[i], victim, 0, &copied, &problems),
                          -EINVAL);
         assert_int_equal(btc_db_remove(f->db, bad[i]), -EINVAL);
         assert_int_equal(btc_db_prune(f->db, bad[i]), -EINVAL);
@@ -1198,7 +1217,7 @@ test_db_refuses_a_symlink_to_a_good_directory(void **state)
     assert_int_equal(btc_db_read_report(link, UUID, &text, &len), -ELOOP);
     assert_int_equal(btc_db_claim(link, UUID, &claim), -ELOOP);
     assert_int_equal(btc_db_open_attachment(link, UUID, "a.log"), -ELOOP);
-    assert_int_equal(btc_db_copy_attachments(link, UUID, src, &copied, &problems), -ELOOP);
+    assert_int_equal(btc_db_copy_attachments(link, UUID, src, 0, &copied, &problems), -ELOOP);
     assert_int_equal(btc_db_remove(link, UUID), -ELOOP);
     assert_int_equal(btc_db_prune(link, NULL), -ELOOP);
     assert_non_null(strstr(btc_db_strerror(link, -ELOOP, buf, sizeof(buf)), "symbolic link"));
@@ -1247,7 +1266,7 @@ test_db_open_attachment_opens_only_a_regular_copy_of_the_report(void **state)
     store_report(f, UUID, 1, NULL);
     snprintf(src, sizeof(src), "%s/a.log", f->root);
     write_file(src, "hello");
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, 0, &copied, &problems), 0);
     json_decref(copied);
     json_decref(problems);
 
@@ -1298,7 +1317,7 @@ test_db_open_attachment_refuses_a_linked_copy_directory(void **state)
     store_report(f, "abcd", 2, NULL);
     snprintf(src, sizeof(src), "%s/a.log", f->root);
     write_file(src, "hello");
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, 0, &copied, &problems), 0);
     json_decref(copied);
     json_decref(problems);
     /* abcd.d -> <UUID>.d: another report's copies are not abcd's. */
@@ -1353,7 +1372,7 @@ test_db_remove_deletes_the_files_moved_aside(void **state)
     store_report(f, UUID, 1, "pending");
     snprintf(src, sizeof(src), "%s/a.txt", f->root);
     write_file(src, "a");
-    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, src, 0, &copied, &problems), 0);
     json_decref(copied);
     json_decref(problems);
     snprintf(path, sizeof(path), "%s/%s.json", f->db, UUID);
@@ -1716,6 +1735,390 @@ test_db_claim_rechecks_the_name_after_a_replace_between_open_and_lock(void **sta
     json_decref(v2);
 }
 
+/* A sparse file of @size bytes at @root/@name into @path. */
+static void
+sparse_file(const char *root, const char *name, uint64_t size, char *path, size_t psize)
+{
+    FILE *fp;
+
+    snprintf(path, psize, "%s/%s", root, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(ftruncate(fileno(fp), (off_t)size), 0);
+    fclose(fp);
+}
+
+/* Sum of the sizes of the files in @dir. */
+static uint64_t
+dir_size(const char *dir)
+{
+    struct dirent *de;
+    struct stat st;
+    uint64_t total = 0;
+    char path[512];
+    DIR *d = opendir(dir);
+
+    assert_non_null(d);
+    while ((de = readdir(d))) {
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (de->d_name[0] != '.' && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* 16 + 16 + 16 + 10 MiB fit in the report's 64; the next 16 MiB would not
+ * and is left out whole, but a small file after it still fits; once the
+ * budget is spent, nothing more is taken. */
+static void
+test_db_copy_attachments_keeps_within_the_reports_budget(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t mib = 1024 * 1024;
+    json_t *copied = NULL, *problems = NULL;
+    char p[8][160], list[1400], d[256];
+    size_t used = 0;
+
+    sparse_file(f->root, "a.bin", 16 * mib, p[0], sizeof(p[0]));
+    sparse_file(f->root, "b.bin", 16 * mib, p[1], sizeof(p[1]));
+    sparse_file(f->root, "c.bin", 16 * mib, p[2], sizeof(p[2]));
+    sparse_file(f->root, "d.bin", 10 * mib, p[3], sizeof(p[3]));
+    sparse_file(f->root, "e.bin", 16 * mib, p[4], sizeof(p[4]));
+    sparse_file(f->root, "small.txt", 6 * mib - 1, p[5], sizeof(p[5]));
+    sparse_file(f->root, "one.txt", 1, p[6], sizeof(p[6]));
+    sparse_file(f->root, "late.txt", 1, p[7], sizeof(p[7]));
+    for (int i = 0; i < 8; i++)
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ":" : "", p[i]);
+
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, list, 0, &copied, &problems), 0);
+    assert_int_equal(json_array_size(copied), 6);
+    assert_int_equal(json_array_size(problems), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 4), "name")),
+                        "small.txt");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 5), "name")),
+                        "one.txt");
+    snprintf(d, sizeof(d),
+             "attachment %s skipped: its %llu bytes would take the report's "
+             "attachments past 64 MiB",
+             p[4], (unsigned long long)(16 * mib));
+    assert_string_equal(problem(problems, 0), d);
+    /* 64 MiB exactly with one.txt: late.txt finds the budget spent. */
+    snprintf(d, sizeof(d), "attachment %s skipped: the report's attachments reached 64 MiB", p[7]);
+    assert_string_equal(problem(problems, 1), d);
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, UUID);
+    assert_int_equal(dir_size(d), BTC_DB_MAX_REPORT_ATTACHMENT_BYTES);
+    json_decref(copied);
+    json_decref(problems);
+}
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Every read takes 2 ms: a small file is copied well within 40 ms, a 16
+ * MiB one (64 chunks) cannot be. It is not left half-copied, and it and
+ * the files after it are named as skipped for want of time. The call
+ * returns within about one chunk of the deadline. */
+static void
+test_db_copy_attachments_stops_at_the_deadline_without_a_partial_copy(void **state)
+{
+    struct fixture *f = *state;
+    json_t *copied = NULL, *problems = NULL;
+    char small[160], big[160], after[160], list[600], want[400], d[256], copy[300];
+    int64_t deadline, end;
+
+    snprintf(small, sizeof(small), "%s/small.log", f->root);
+    write_file(small, "small\n");
+    sparse_file(f->root, "big.core", BTC_DB_MAX_ATTACHMENT_BYTES, big, sizeof(big));
+    snprintf(after, sizeof(after), "%s/after.log", f->root);
+    write_file(after, "after\n");
+    snprintf(list, sizeof(list), "%s:%s:%s", small, big, after);
+
+    g_read_delay_ns = 2000000;
+    deadline = mono_ns() + 40000000;
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, list, deadline, &copied, &problems), 0);
+    end = mono_ns();
+    g_read_delay_ns = 0;
+    print_message("returned %.1f ms after the deadline\n", (double)(end - deadline) / 1e6);
+    /* Ignoring the deadline, the copy would end 90 ms after it or later. */
+    assert_true(end - deadline < 60000000);
+
+    assert_int_equal(json_array_size(copied), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(copied, 0), "name")),
+                        "small.log");
+    assert_int_equal(json_array_size(problems), 2);
+    snprintf(want, sizeof(want), "attachment %s skipped: time budget for attachments ran out", big);
+    assert_string_equal(problem(problems, 0), want);
+    snprintf(want, sizeof(want), "attachment %s skipped: time budget for attachments ran out",
+             after);
+    assert_string_equal(problem(problems, 1), want);
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, UUID);
+    assert_int_equal(count_entries(d), 1);
+    assert_false(has_temp(d));
+    snprintf(copy, sizeof(copy), "%s/small.log", d);
+    assert_true(exists(copy));
+    json_decref(copied);
+    json_decref(problems);
+}
+
+/* A deadline that has passed: every file is named, none is copied, and no
+ * copy directory is made. */
+static void
+test_db_copy_attachments_past_the_deadline_copies_nothing(void **state)
+{
+    struct fixture *f = *state;
+    json_t *copied = NULL, *problems = NULL;
+    char a[160], b[160], list[400], d[256];
+
+    snprintf(a, sizeof(a), "%s/a.log", f->root);
+    write_file(a, "a\n");
+    snprintf(b, sizeof(b), "%s/missing.log", f->root);
+    snprintf(list, sizeof(list), "%s:%s", a, b);
+    assert_int_equal(btc_db_copy_attachments(f->db, UUID, list, mono_ns() - 1, &copied, &problems),
+                     0);
+    assert_int_equal(json_array_size(copied), 0);
+    assert_int_equal(json_array_size(problems), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_non_null(
+            strstr(problem(problems, i), "skipped: time budget for attachments ran out"));
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, UUID);
+    assert_false(exists(d));
+    json_decref(copied);
+    json_decref(problems);
+}
+
+/* @path's modification time set @ago seconds back. */
+static void
+age_path(const char *path, time_t ago)
+{
+    struct timespec t[2] = {{time(NULL) - ago, 0}, {time(NULL) - ago, 0}};
+
+    assert_int_equal(utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* A temporary file at @path, locked (a live writer) when @locked: returns
+ * its descriptor (keep it open while the writer lives). */
+static int
+temp_file(const char *path, bool locked, off_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, size), 0);
+    if (locked)
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    return fd;
+}
+
+/* A killed helper's temporary files go, in the database and in a report's
+ * copy directory, however young; a live writer's (locked) stay, however
+ * old; a link under a temporary name goes, what it points to stays. */
+static void
+test_db_prune_removes_temporary_files_no_writer_holds(void **state)
+{
+    struct fixture *f = *state;
+    char dead[256], live[256], dead_copy[300], copy[256], link[256], target[256];
+    int live_fd;
+
+    store_report(f, UUID, 1, NULL);
+    snprintf(dead, sizeof(dead), "%s/.%s.json.0badf00d.tmp", f->db, UUID);
+    close(temp_file(dead, false, 100));
+    snprintf(live, sizeof(live), "%s/.%s.state.12345678.tmp", f->db, UUID);
+    live_fd = temp_file(live, true, 100);
+    age_path(live, 3600);
+    snprintf(copy, sizeof(copy), "%s/%s.d", f->db, UUID);
+    assert_int_equal(mkdir(copy, 0700), 0);
+    snprintf(dead_copy, sizeof(dead_copy), "%s/.core.0badf00d.tmp", copy);
+    close(temp_file(dead_copy, false, 4096));
+    snprintf(copy, sizeof(copy), "%s/%s.d/app.log", f->db, UUID);
+    write_file(copy, "kept\n");
+    snprintf(target, sizeof(target), "%s/outside.txt", f->root);
+    write_file(target, "not the database's\n");
+    snprintf(link, sizeof(link), "%s/.planted.0badf00d.tmp", f->db);
+    assert_int_equal(symlink(target, link), 0);
+
+    assert_int_equal(btc_db_prune(f->db, NULL), 0);
+    assert_false(exists(dead));
+    assert_false(exists(dead_copy));
+    assert_false(exists(link));
+    assert_true(exists(target));
+    assert_true(exists(live));
+    assert_true(exists(copy));
+
+    /* Once its writer is gone, the next prune takes it. */
+    close(live_fd);
+    assert_int_equal(btc_db_remove_orphans(f->db, NULL), 1);
+    assert_false(exists(live));
+}
+
+/* A copy directory without a report goes once it is old and unlocked; a
+ * young one, a locked one, one with a report, a corrupt report, or the
+ * report to keep stays. A link under such a name goes, never followed. */
+static void
+test_db_prune_removes_old_unlocked_copy_directories_without_a_report(void **state)
+{
+    struct fixture *f = *state;
+    const char *orphan = "00000000-0000-4000-8000-00000000000a";
+    const char *young = "00000000-0000-4000-8000-00000000000b";
+    const char *locked = "00000000-0000-4000-8000-00000000000c";
+    const char *kept = "00000000-0000-4000-8000-00000000000d";
+    const char *corrupt = "00000000-0000-4000-8000-00000000000e";
+    const char *linked = "00000000-0000-4000-8000-00000000000f";
+    const char *all[] = {orphan, young, locked, kept, corrupt, UUID};
+    char d[256], file[300], outside[256];
+    int lock_fd;
+
+    store_report(f, UUID, 1, NULL);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        snprintf(d, sizeof(d), "%s/%s.d", f->db, all[i]);
+        assert_int_equal(mkdir(d, 0700), 0);
+        snprintf(file, sizeof(file), "%s/core", d);
+        write_file(file, "copy");
+        if (all[i] != young)
+            age_path(d, BTC_DB_ORPHAN_AGE_S + 5);
+    }
+    snprintf(file, sizeof(file), "%s/%s.json.corrupt", f->db, corrupt);
+    write_file(file, "{not json");
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, locked);
+    lock_fd = open(d, O_RDONLY | O_DIRECTORY);
+    assert_true(lock_fd >= 0);
+    assert_int_equal(flock(lock_fd, LOCK_EX | LOCK_NB), 0);
+    snprintf(outside, sizeof(outside), "%s/outside", f->root);
+    assert_int_equal(mkdir(outside, 0700), 0);
+    snprintf(file, sizeof(file), "%s/precious", outside);
+    write_file(file, "x");
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, linked);
+    assert_int_equal(symlink(outside, d), 0);
+    age_path(d, BTC_DB_ORPHAN_AGE_S + 5);
+
+    assert_true(btc_db_remove_orphans(f->db, kept) >= 2);
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, orphan);
+    assert_false(exists(d));
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, linked);
+    assert_false(exists(d));
+    assert_true(exists(file));
+    for (size_t i = 1; i < sizeof(all) / sizeof(all[0]); i++) {
+        snprintf(d, sizeof(d), "%s/%s.d/core", f->db, all[i]);
+        assert_true(exists(d));
+    }
+    /* Unlocked, the locked one goes too. */
+    close(lock_fd);
+    assert_int_equal(btc_db_remove_orphans(f->db, kept), 1);
+    snprintf(d, sizeof(d), "%s/%s.d", f->db, locked);
+    assert_false(exists(d));
+}
+
+/* A state (or corrupt state) whose report is gone goes once it is old; a
+ * young one may be a store's that is about to write its report. */
+static void
+test_db_prune_removes_old_state_files_without_a_report(void **state)
+{
+    struct fixture *f = *state;
+    const char *gone = "00000000-0000-4000-8000-00000000000a";
+    const char *young = "00000000-0000-4000-8000-00000000000b";
+    char path[256], ok[256];
+
+    store_report(f, UUID, 1, NULL);
+    snprintf(ok, sizeof(ok), "%s/%s.state", f->db, UUID);
+    age_path(ok, 3600);
+    snprintf(path, sizeof(path), "%s/%s.state", f->db, gone);
+    write_file(path, "{\"state\":\"sent\"}");
+    age_path(path, BTC_DB_ORPHAN_AGE_S + 1);
+    snprintf(path, sizeof(path), "%s/%s.state.corrupt", f->db, gone);
+    write_file(path, "junk");
+    age_path(path, BTC_DB_ORPHAN_AGE_S + 1);
+    snprintf(path, sizeof(path), "%s/%s.state", f->db, young);
+    write_file(path, "{\"state\":\"pending\"}");
+
+    assert_int_equal(btc_db_prune(f->db, NULL), 0);
+    snprintf(path, sizeof(path), "%s/%s.state", f->db, gone);
+    assert_false(exists(path));
+    snprintf(path, sizeof(path), "%s/%s.state.corrupt", f->db, gone);
+    assert_false(exists(path));
+    snprintf(path, sizeof(path), "%s/%s.state", f->db, young);
+    assert_true(exists(path));
+    assert_true(exists(ok));
+}
+
+/* The byte bound counts what no report lists: here a live writer's
+ * temporary file (which must stay) takes the database over the bound, and
+ * the oldest report goes to make room. The bytes a listing gives a report
+ * include its state and its copy directory. */
+static void
+test_db_prune_counts_everything_in_the_directory(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_db_entry *e = NULL;
+    char live[256], path[256];
+    size_t n = 0;
+    struct stat st;
+    uint64_t want = 0;
+    int fd;
+
+    store_report(f, "aaaa", 1, NULL);
+    store_report(f, "bbbb", 2, NULL);
+    snprintf(path, sizeof(path), "%s/aaaa.d", f->db);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 2);
+    for (int i = 0; i < 3; i++) {
+        static const char *const names[] = {"aaaa.json", "aaaa.state", "aaaa.d"};
+
+        snprintf(path, sizeof(path), "%s/%s", f->db, names[i]);
+        assert_int_equal(lstat(path, &st), 0);
+        want += (uint64_t)st.st_size;
+    }
+    assert_int_equal(e[0].bytes, want);
+    btc_db_entries_free(e, n);
+
+    snprintf(live, sizeof(live), "%s/.cccc.json.12345678.tmp", f->db);
+    fd = temp_file(live, true, (off_t)BTC_DB_MAX_BYTES - 1000);
+    assert_int_equal(btc_db_prune(f->db, "bbbb"), 1);
+    snprintf(path, sizeof(path), "%s/aaaa.json", f->db);
+    assert_false(exists(path));
+    snprintf(path, sizeof(path), "%s/bbbb.json", f->db);
+    assert_true(exists(path));
+    assert_true(exists(live));
+    close(fd);
+}
+
+static void
+sweep_now(void *arg)
+{
+    struct fixture *f = arg;
+
+    /* The writer's temporary file is not locked yet: it looks orphaned. */
+    assert_int_equal(btc_db_remove_orphans(f->db, NULL), 1);
+}
+
+/* The one moment a live writer's temporary file has no lock: between its
+ * open and its flock. A sweep then removes it; the writer sees that the
+ * name is no longer its file, and starts again under another name. */
+static void
+test_db_store_survives_a_sweep_between_its_temporary_files_open_and_lock(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report = json_pack("{s:s}", "uuid", UUID);
+    char *path = NULL;
+
+    assert_int_equal(btc_db_mkdir_p(f->db), 0);
+    g_before_flock = sweep_now;
+    g_before_flock_ctx = f;
+    assert_int_equal(store_plain(f->db, report, &path), 0);
+    assert_null(g_before_flock);
+    assert_true(exists(path));
+    assert_false(has_temp(f->db));
+    assert_int_equal(count_entries(f->db), 2);
+    free(path);
+    json_decref(report);
+}
+
 int
 main(void)
 {
@@ -1800,6 +2203,23 @@ main(void)
             test_db_replace_never_lets_another_process_claim_or_read_half, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_db_claim_rechecks_the_name_after_a_replace_between_open_and_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_copy_attachments_keeps_within_the_reports_budget,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_copy_attachments_stops_at_the_deadline_without_a_partial_copy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_copy_attachments_past_the_deadline_copies_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_prune_removes_temporary_files_no_writer_holds,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_prune_removes_old_unlocked_copy_directories_without_a_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_prune_removes_old_state_files_without_a_report,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_prune_counts_everything_in_the_directory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_db_store_survives_a_sweep_between_its_temporary_files_open_and_lock, setup,
+            teardown),
     };
 
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);

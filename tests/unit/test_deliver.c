@@ -420,7 +420,8 @@ copy_in(struct fixture *f, const char *uuid, const char *name, const char *text)
     assert_non_null(fp);
     fputs(text, fp);
     fclose(fp);
-    assert_int_equal(btc_db_copy_attachment_paths(f->dir, uuid, paths, 1, &copied, &problems), 0);
+    assert_int_equal(btc_db_copy_attachment_paths(f->dir, uuid, paths, 1, 0, &copied, &problems),
+                     0);
     assert_int_equal(json_array_size(copied), 1);
     assert_int_equal(json_array_size(problems), 0);
     entry = json_incref(json_array_get(copied, 0));

@@ -852,6 +852,73 @@ test_submit_error_is_the_status_alone_for_json_without_a_message(void **state)
     expect_error(500, "", "HTTP 500");
 }
 
+/* The server answered "200 OK" and then its body never came: at the
+ * deadline curl gives up with a time-out, but the server has the report.
+ * Sent, without an rxid, and the note says why; not a retry that would
+ * make a duplicate. */
+static void
+test_submit_200_whose_body_times_out_is_sent_without_rxid(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.status = 200;
+    g_mock.rc = CURLE_OPERATION_TIMEDOUT;
+    g_mock.errtext = "Operation timed out after 900 milliseconds with 0 out of 38 bytes received";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_int_equal(res.status, 200);
+    assert_string_equal(res.rxid, "");
+    assert_string_equal(res.error, "");
+    assert_string_equal(res.note, "the server answered 200 but its reply did not arrive in time; "
+                                  "counted as sent");
+    assert_non_null(strstr(log.text, "HTTP 200 after"));
+    assert_non_null(strstr(log.text, "0 out of 38 bytes received; counted as sent"));
+}
+
+/* Part of the body, then the connection closed: sent as well; an rxid is
+ * taken only from a whole answer. */
+static void
+test_submit_200_whose_body_is_cut_short_is_sent_without_rxid(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    g_mock.status = 200;
+    g_mock.rc = CURLE_PARTIAL_FILE;
+    g_mock.body = "{\"response\":\"ok\",\"_rx";
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_string_equal(res.rxid, "");
+    assert_string_equal(res.note, "the server answered 200 but its reply was cut short; counted "
+                                  "as sent");
+}
+
+/* Only a 200 status line counts: a time-out after another status, or
+ * before any, is a retry as ever. */
+static void
+test_submit_time_out_after_another_status_is_retried(void **state)
+{
+    static const long k_statuses[] = {0, 201, 500, 429};
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(k_statuses) / sizeof(k_statuses[0]); i++) {
+        setup(NULL);
+        g_mock.status = k_statuses[i];
+        g_mock.rc = CURLE_OPERATION_TIMEDOUT;
+        assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+        assert_int_equal(res.outcome, BTC_HTTP_RETRY);
+        assert_string_equal(res.note, "");
+    }
+}
+
 int
 main(void)
 {
@@ -892,6 +959,9 @@ main(void)
         cmocka_unit_test_setup(test_submit_never_keeps_a_token_the_server_echoes, setup),
         cmocka_unit_test_setup(test_submit_error_is_the_status_alone_for_json_without_a_message,
                                setup),
+        cmocka_unit_test_setup(test_submit_200_whose_body_times_out_is_sent_without_rxid, setup),
+        cmocka_unit_test_setup(test_submit_200_whose_body_is_cut_short_is_sent_without_rxid, setup),
+        cmocka_unit_test_setup(test_submit_time_out_after_another_status_is_retried, setup),
     };
 
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
