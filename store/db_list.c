@@ -259,6 +259,14 @@ file_problem(int err)
                             : "cannot be read";
 }
 
+/* Whether read error @err is about the file itself, which is then moved
+ * aside: a symbolic link, not a regular file, or not valid. */
+static bool
+is_bad_file(int err)
+{
+    return err == -EBADMSG || err == -ELOOP || err == -EINVAL;
+}
+
 /* @uuid's state could not be used (@err): the report itself is intact and
  * must not be lost, so the state is moved aside and rebuilt. *@problem
  * says what was done; *@ret_state is the state the report now has. */
@@ -324,6 +332,13 @@ load_entry(int dirfd, const char *uuid, bool corrupt, struct btc_db_entry *e)
     r = btc_db_read_at(dirfd, name, &text, &len);
     if (r == -ENOENT || r == -ENOMEM)
         goto done;
+    /* Only what the file is says it is corrupt (a link, not a regular file,
+     * not JSON): a failure to read it now (EMFILE, EACCES, EIO) says
+     * nothing about the report, which is skipped this time and kept. */
+    if (r < 0 && !is_bad_file(r)) {
+        r = -ENOENT;
+        goto done;
+    }
     if (r == 0) {
         r = btc_db_entry_from_report(text, len, e);
         free(text);
@@ -340,6 +355,10 @@ load_entry(int dirfd, const char *uuid, bool corrupt, struct btc_db_entry *e)
     r = btc_db_read_state_at(dirfd, uuid, &state);
     if (r == -ENOMEM)
         goto done;
+    if (r < 0 && !is_bad_file(r)) {
+        r = -ENOENT;
+        goto done;
+    }
     if (r < 0) {
         r = repair_state(dirfd, uuid, r, &e->problem, &state);
         if (r < 0)
