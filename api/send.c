@@ -147,7 +147,7 @@ fill_record(struct btc_crash_record *rec, const struct btc_api_stack *stack, int
 static int
 spawn_helper(int record_fd, int notify_fd, int userdata_fd, pid_t *ret_pid)
 {
-    static char mode[] = "__crash-helper";
+    static char mode[] = BTC_HELPER_MODE;
     const struct btc_crash_plan *plan = btc_api_options_plan();
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;

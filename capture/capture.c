@@ -397,7 +397,7 @@ btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
             return -ENOMEM;
         unwound++;
         /* A deep or corrupt stack in one thread must not cost the report. */
-        if (btc_unwind_now_ns() >= unwind_deadline_ns) {
+        if (btc_clock_now_ns() >= unwind_deadline_ns) {
             t->truncated = true;
             t->error = strdup("not unwound: capture deadline reached");
             if (!t->error)

@@ -234,7 +234,7 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr s
     (void)start;
     if (idx < 1 || idx > ctx->n)
         return DWARF_CB_OK;
-    if (ctx->deadline_ns > 0 && btc_unwind_now_ns() >= ctx->deadline_ns) {
+    if (ctx->deadline_ns > 0 && btc_clock_now_ns() >= ctx->deadline_ns) {
         ctx->r = 1;
         return DWARF_CB_ABORT;
     }

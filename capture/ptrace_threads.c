@@ -168,10 +168,10 @@ seize(int pid, int tid, bool retry_eperm, int64_t start_ns, int64_t deadline_ns)
             return -EBUSY;
         if (!retry_eperm)
             return -EPERM;
-        now = btc_unwind_now_ns();
+        now = btc_clock_now_ns();
         if (now - start_ns >= SEIZE_EPERM_RETRY_NS || now >= deadline_ns)
             return -EPERM;
-        btc_unwind_sleep_ns(2 * 1000 * 1000);
+        btc_clock_sleep_ns(2 * 1000 * 1000);
     }
 }
 
@@ -222,9 +222,9 @@ wait_stops(struct btc_unwind_tracees *ts, int64_t deadline_ns)
         for (size_t i = 0; i < ts->n; i++)
             if (!poll_stop(&ts->t[i]))
                 running++;
-        if (running == 0 || btc_unwind_now_ns() >= deadline_ns)
+        if (running == 0 || btc_clock_now_ns() >= deadline_ns)
             return running;
-        btc_unwind_sleep_ns(200 * 1000);
+        btc_clock_sleep_ns(200 * 1000);
     }
 }
 
@@ -233,7 +233,7 @@ btc_unwind_tracees_stop(int pid, int64_t deadline_ns, struct btc_unwind_tracees 
                         const char **ret_call)
 {
     struct btc_unwind_tracees ts = {.pid = pid};
-    int64_t start = btc_unwind_now_ns();
+    int64_t start = btc_clock_now_ns();
     const char *call = NULL;
     int r = 0;
 
@@ -341,7 +341,7 @@ btc_unwind_tracees_detach(struct btc_unwind_tracees *ts)
         return;
     /* PTRACE_DETACH only works on a stopped tracee; our PTRACE_INTERRUPT is
      * still pending for the others, so give them a moment to stop. */
-    wait_stops(ts, btc_unwind_now_ns() + DETACH_GRACE_NS);
+    wait_stops(ts, btc_clock_now_ns() + DETACH_GRACE_NS);
     for (size_t i = 0; i < ts->n; i++) {
         struct btc_unwind_tracee *t = &ts->t[i];
 

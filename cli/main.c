@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "crash_helper.h"
+#include "crash_record.h"
 
 static void
 usage(FILE *out)
@@ -50,7 +51,7 @@ main(int argc, char **argv)
         usage(stderr);
         return BTC_CLI_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "__crash-helper") == 0)
+    if (strcmp(argv[1], BTC_HELPER_MODE) == 0)
         return btc_helper_main();
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -4,7 +4,7 @@
 #include <time.h>
 
 int64_t
-btc_unwind_now_ns(void)
+btc_clock_now_ns(void)
 {
     struct timespec ts;
 
@@ -13,7 +13,7 @@ btc_unwind_now_ns(void)
 }
 
 void
-btc_unwind_sleep_ns(int64_t ns)
+btc_clock_sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
 

@@ -14,15 +14,7 @@
 
 #include "db.h"
 #include "text.h"
-
-static int64_t
-now_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "clock.h"
 
 /* Whether @path, from an older state file, is where the copy @name of
  * @uuid lives: ".../<uuid>.d/<name>". */
@@ -286,7 +278,7 @@ btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_con
     for (size_t i = 0; i < n; i++) {
         const struct btc_db_entry *e = &entries[i];
         struct btc_http_result res = {0};
-        int64_t now = now_mono_ns(), deadline = deadline_mono_ns;
+        int64_t now = btc_clock_now_ns(), deadline = deadline_mono_ns;
 
         if (now >= deadline_mono_ns)
             break;

@@ -22,6 +22,8 @@
 
 #include "sha256.h"
 #include "text.h"
+#include "clock.h"
+#include "path.h"
 
 /* Below this much time left, a transfer cannot even connect: do not start. */
 #define MIN_LEFT_NS (50 * 1000000LL)
@@ -43,15 +45,6 @@ btc_http_global_init(void)
 {
     pthread_once(&g_init_once, global_init_once);
     return g_init_result == CURLE_OK ? 0 : -EIO;
-}
-
-static int64_t
-now_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* RFC 3986 percent-encoding of everything but the unreserved characters, as
@@ -431,14 +424,6 @@ attachment_free(void *arg)
     free(a);
 }
 
-static const char *
-basename_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    return slash ? slash + 1 : path;
-}
-
 /* Add @att as a part, or log why it is skipped. Returns 1 when added, 0
  * when skipped, -ENOMEM. */
 static int
@@ -539,7 +524,7 @@ build_body(struct submit *s, const char *json, size_t len,
             left_out(s, "attachment %zu skipped: no path", i + 1);
             continue;
         }
-        name = att->name && *att->name ? att->name : basename_of(att->path);
+        name = att->name && *att->name ? att->name : btc_basename(att->path);
         if (!*name) {
             left_out(s, "attachment %s skipped: no file name", att->path);
             continue;
@@ -731,7 +716,7 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
 {
     struct submit s = {.cfg = cfg, .log = log, .log_ctx = log_ctx};
     struct btc_http_result res = {0};
-    int64_t left = deadline_mono_ns - now_mono_ns(), started;
+    int64_t left = deadline_mono_ns - btc_clock_now_ns(), started;
     size_t added = 0;
     uint64_t bytes = 0;
     long status = 0, ms;
@@ -758,7 +743,7 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
     if (r < 0)
         goto out;
     /* Opening the attachments took time too. */
-    left = deadline_mono_ns - now_mono_ns();
+    left = deadline_mono_ns - btc_clock_now_ns();
     if (left < MIN_LEFT_NS) {
         r = -ETIMEDOUT;
         goto out;
@@ -769,12 +754,12 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
 
     say(&s, "POST %s, %zu bytes, %zu attachment%s (%" PRIu64 " bytes)", s.shown_url, len, added,
         added == 1 ? "" : "s", bytes);
-    started = now_mono_ns();
+    started = btc_clock_now_ns();
     rc = curl_easy_perform(s.curl);
     if (curl_easy_getinfo(s.curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
         status = 0;
     classify(&s, rc, status, &res);
-    ms = (long)((now_mono_ns() - started) / 1000000);
+    ms = (long)((btc_clock_now_ns() - started) / 1000000);
     if (res.outcome == BTC_HTTP_SENT && rc != CURLE_OK)
         say(&s, "HTTP 200 after %ld ms, then: %s; counted as sent, without rxid", ms,
             s.errbuf[0] ? s.errbuf : curl_easy_strerror(rc));

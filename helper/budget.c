@@ -37,5 +37,5 @@ btc_budget_plan(struct btc_budget *b, int64_t now, int64_t deadline, bool upload
 bool
 btc_budget_over(int64_t t)
 {
-    return btc_unwind_now_ns() >= t;
+    return btc_clock_now_ns() >= t;
 }

@@ -373,7 +373,7 @@ rebuild(struct pipeline *p)
 static double
 since_fault_ms(const struct pipeline *p)
 {
-    return (double)(btc_unwind_now_ns() - p->rec->fault_mono_ns) / 1e6;
+    return (double)(btc_clock_now_ns() - p->rec->fault_mono_ns) / 1e6;
 }
 
 /* Replace the stored report with the latest build, and @state too when not
@@ -685,7 +685,7 @@ btc_helper_main(void)
                 strerror(-r));
         return 2;
     }
-    btc_budget_plan(&p.budget, btc_unwind_now_ns(), rec->deadline_mono_ns, p.cfg.endpoint != NULL);
+    btc_budget_plan(&p.budget, btc_clock_now_ns(), rec->deadline_mono_ns, p.cfg.endpoint != NULL);
     if (p.api) {
         r = btc_helper_api_read_userdata(BTC_USERDATA_FD, &p.userdata, why, sizeof(why));
         close(BTC_USERDATA_FD);

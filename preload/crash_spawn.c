@@ -98,7 +98,7 @@ static int
 child_main(void *arg)
 {
     const struct child_args *a = arg;
-    static char mode[] = "__crash-helper";
+    static char mode[] = BTC_HELPER_MODE;
 
     /* Its own process group, so a timeout kills anything it started too. */
     (void)btc_sys_setpgid(0, 0);

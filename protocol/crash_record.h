@@ -15,6 +15,10 @@
 #define BTC_RECORD_MAGIC   0x42544352u /* "BTCR" */
 #define BTC_RECORD_VERSION 2u
 
+/* The helper is the btcrash executable run with this one argument:
+ * argv = {path, BTC_HELPER_MODE, NULL}. */
+#define BTC_HELPER_MODE "__crash-helper"
+
 /* Descriptors the helper finds open at exec time. */
 #define BTC_RECORD_FD 3 /* memfd: struct btc_crash_record, then the stack copy */
 #define BTC_NOTIFY_FD 4 /* pipe write end, see BTC_NOTIFY_DONE */

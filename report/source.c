@@ -208,7 +208,7 @@ load_file(struct btc_source *s, struct file *f, const struct btc_source_opts *op
     if (f->path[0] != '/' || !f->nclusters)
         return 0;
     /* Past the stage's deadline: the frames keep their path entries. */
-    if (opts->deadline_ns > 0 && btc_unwind_now_ns() >= opts->deadline_ns)
+    if (opts->deadline_ns > 0 && btc_clock_now_ns() >= opts->deadline_ns)
         return 0;
     /* Only a regular file no larger than @max (O_NONBLOCK inside: a FIFO
      * planted at a source path cannot hang the helper), read no further

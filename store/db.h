@@ -204,7 +204,7 @@ int btc_db_read_report(const char *dir, const char *uuid, char **ret_json, size_
  *     would take the report's attachments past 64 MiB"; a later, smaller
  *     one may still fit), and one that grows while it is copied is cut
  *     there ("cut at N bytes: the report's attachments reached 64 MiB");
- *   - @deadline_mono_ns (CLOCK_MONOTONIC, btc_unwind_now_ns; 0: none):
+ *   - @deadline_mono_ns (CLOCK_MONOTONIC, btc_clock_now_ns; 0: none):
  *     files are copied a chunk (256 KiB) at a time with the clock checked
  *     before each; a copy not finished at the deadline is removed (never a
  *     partial file), and it and every file after it are skipped

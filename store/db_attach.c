@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "json_util.h"
 #include "utf8.h"
+#include "path.h"
 
 /* Append a one-line problem to @problems: control characters in the
  * (user-controlled) path become '?', bad UTF-8 is repaired. */
@@ -50,11 +51,10 @@ add_problem(json_t *problems, const char *fmt, ...)
 static int
 attachment_name(const char *path, char **ret_name)
 {
-    const char *base = strrchr(path, '/');
+    const char *base = btc_basename(path);
     char *name;
     int r;
 
-    base = base ? base + 1 : path;
     *ret_name = NULL;
     if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
         return 0;
@@ -107,7 +107,7 @@ open_attachment_dir(int dirfd, const char *uuid)
             close(fd);
             fd = -1;
             /* A sweeper holds it for the moment it takes to check it. */
-            btc_unwind_sleep_ns(1000000);
+            btc_clock_sleep_ns(1000000);
             continue;
         }
         /* Any other flock error (a file system that cannot lock a
@@ -146,7 +146,7 @@ enum {
 static bool
 past(int64_t deadline)
 {
-    return deadline > 0 && btc_unwind_now_ns() >= deadline;
+    return deadline > 0 && btc_clock_now_ns() >= deadline;
 }
 
 /*

@@ -16,6 +16,7 @@
 
 #include "db_internal.h"
 #include "uuid.h"
+#include "path.h"
 
 static uint64_t
 tree_bytes(int dirfd, const char *name, int depth)
@@ -115,7 +116,7 @@ format_top_frame(json_t *report, char **ret)
     else if (file)
         n = asprintf(ret, "%s at %s", func, file);
     else if (lib)
-        n = asprintf(ret, "%s in %s", func, strrchr(lib, '/') ? strrchr(lib, '/') + 1 : lib);
+        n = asprintf(ret, "%s in %s", func, btc_basename(lib));
     else
         n = asprintf(ret, "%s", func);
     if (n < 0) {

@@ -134,7 +134,7 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
         };
 
         /* Checked per frame: one frame costs at most a unit's DIE walk. */
-        if (deadline_ns > 0 && btc_unwind_now_ns() >= deadline_ns) {
+        if (deadline_ns > 0 && btc_clock_now_ns() >= deadline_ns) {
             r = 2;
             break;
         }

@@ -206,7 +206,7 @@ test_symbols_stop_at_deadline_and_resume(void **state)
 
     (void)state;
     assert_int_equal(btc_symbols_new(c, NULL, &s, why, sizeof(why)), 0);
-    assert_int_equal(btc_symbols_thread(s, 0, btc_unwind_now_ns() - 1), 1);
+    assert_int_equal(btc_symbols_thread(s, 0, btc_clock_now_ns() - 1), 1);
     snprintf(want, sizeof(want), "symbolication stopped at frame 0 of thread %d: time budget",
              c->threads[0].tid);
     assert_string_equal(s->stopped, want);
