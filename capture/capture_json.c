@@ -10,24 +10,19 @@
 
 #include "capture.h"
 #include "json_util.h"
+#include "hex.h"
 
 #define CAPTURE_FORMAT 1
 
 static json_t *
 bytes_hex(const void *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *b = p;
     char *s = malloc(2 * n + 1);
     json_t *j;
 
     if (!s)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = hex[b[i] >> 4];
-        s[2 * i + 1] = hex[b[i] & 15];
-    }
-    s[2 * n] = '\0';
+    btc_hex_encode(p, n, s);
     j = json_string(s);
     free(s);
     return j;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "clock.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -76,7 +77,6 @@ struct list_ctx {
 static char *
 build_id_hex(Dwfl_Module *mod)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *bits;
     GElf_Addr vaddr;
     int len = dwfl_module_build_id(mod, &bits, &vaddr);
@@ -87,11 +87,7 @@ build_id_hex(Dwfl_Module *mod)
     s = malloc((size_t)len * 2 + 1);
     if (!s)
         return NULL;
-    for (int i = 0; i < len; i++) {
-        s[2 * i] = hex[bits[i] >> 4];
-        s[2 * i + 1] = hex[bits[i] & 0xf];
-    }
-    s[2 * len] = '\0';
+    btc_hex_encode(bits, (size_t)len, s);
     return s;
 }
 

@@ -3,6 +3,7 @@
  * backend varies by build), and hashing one URL is no reason to add a crypto
  * library to the helper. */
 #include "sha256.h"
+#include "hex.h"
 
 #include <string.h>
 
@@ -169,16 +170,11 @@ btc_sha256_final(struct btc_sha256 *s, uint8_t out[BTC_SHA256_LEN])
 void
 btc_sha256_hex(const void *data, size_t len, char hex[BTC_SHA256_HEX_LEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
     struct btc_sha256 s;
     uint8_t d[BTC_SHA256_LEN];
 
     btc_sha256_init(&s);
     btc_sha256_update(&s, data, len);
     btc_sha256_final(&s, d);
-    for (int i = 0; i < BTC_SHA256_LEN; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 0xf];
-    }
-    hex[BTC_SHA256_HEX_LEN] = '\0';
+    btc_hex_encode(d, sizeof(d), hex);
 }

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int *volatile g_target;
+#include "fault_levels.h"
 
 static void *
 idle(void *arg)
@@ -16,39 +16,6 @@ idle(void *arg)
     for (;;)
         pause();
     return NULL;
-}
-
-static void
-stamp(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    fprintf(stderr, "FAULT_MONO_NS %lld\n", (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
-    fflush(stderr);
-}
-
-void level3(void);
-void level2(void);
-void level1(void);
-
-void
-level3(void)
-{
-    stamp();
-    *g_target = 42; /* @fault */
-}
-
-void
-level2(void)
-{
-    level3(); /* @call2 */
-}
-
-void
-level1(void)
-{
-    level2(); /* @call1 */
 }
 
 int
