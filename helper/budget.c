@@ -34,6 +34,23 @@ btc_budget_plan(struct btc_budget *b, int64_t now, int64_t deadline, bool upload
         *ends[i] = now + stages * g_share[i] / 1000;
 }
 
+void
+btc_budget_reserve(struct btc_budget *b, int64_t ns)
+{
+    int64_t *ends[] = {&b->stop,          &b->unwind, &b->symbols_fault,
+                       &b->symbols_other, &b->source, &b->attachments};
+    int64_t now = btc_clock_now_ns(), left = b->end > now ? b->end - now : 0;
+
+    if (ns > left / 2)
+        ns = left / 2;
+    b->end -= ns;
+    if (b->end < b->start)
+        b->end = b->start;
+    for (int i = 0; i < 6; i++)
+        if (*ends[i] > b->end)
+            *ends[i] = b->end;
+}
+
 bool
 btc_budget_over(int64_t t)
 {

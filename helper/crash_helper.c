@@ -709,6 +709,12 @@ btc_helper_main(void)
      * stack is missing. */
     p.cap = p.session ? btc_capture_get(p.session) : NULL;
     p.others_done = !p.cap;
+    if (p.cap && !p.api) {
+        json_t *n =
+            json_object_get(json_object_get(p.cap->facts, "attributes"), "process.thread.count");
+
+        btc_budget_reserve(&p.budget, json_integer_value(n) * BTC_BUDGET_EXIT_NS_PER_THREAD);
+    }
     p.refused = json_array();
     if (!p.refused || btc_helper_paths_collect(p.userdata, p.cfg.attachments, rec->pid, rec->tid,
                                                p.refused, &p.paths) < 0) {
