@@ -112,6 +112,70 @@ add_thread(struct btc_capture_session *s, int tid)
     return &v[c->nthreads - 1];
 }
 
+static bool
+in_module(const struct btc_capture *c, uint64_t pc)
+{
+    for (size_t i = 0; i < c->nmodules; i++)
+        if (pc >= c->modules[i].start && pc - c->modules[i].start < c->modules[i].size)
+            return true;
+    return false;
+}
+
+/*
+ * The crashing thread's walk ended at frame 0, whose pc is in no module or
+ * has no CFI: a call through NULL, into unmapped or unloaded code. Such a
+ * call pushed its return address and jumped, so the word at the stack
+ * pointer is the caller's return address: when it lies in a module, walk
+ * again from there (pc = that word, sp past it) and put the walk behind
+ * frame 0, its first frame marked guessed. Returns 0 (nothing found is no
+ * error) or -ENOMEM.
+ */
+static int
+guess_caller(struct btc_capture_session *s, struct btc_raw_thread *t)
+{
+    uint64_t regs[BTC_REG_COUNT], ra;
+    struct btc_unwind_raw_stack raw = {0};
+    struct btc_raw_frame *v;
+    int r;
+
+    /* Frame 0 in no module: whatever libdwfl found past it came from its
+     * frame-pointer fallback, which skips the caller (a call pushes no
+     * frame pointer). In a module, only a walk that ended there (no CFI). */
+    if (t->nframes == 0 ||
+        (in_module(s->c, t->frames[0].pc) && (t->nframes != 1 || !t->truncated)) ||
+        btc_unwind_mem_read_word(&s->mem, s->rec->regs[BTC_REG_SP], &ra) < 0 ||
+        !in_module(s->c, ra))
+        return 0;
+    memcpy(regs, s->rec->regs, sizeof(regs));
+    regs[BTC_REG_PC] = ra;
+    regs[BTC_REG_SP] += 8;
+    s->walker.fault_regs = regs;
+    r = btc_unwind_walk_thread(s->dwfl, t->tid, BTC_UNWIND_MAX_FRAMES - 1, &raw);
+    s->walker.fault_regs = NULL;
+    if (r < 0 || raw.n == 0) {
+        btc_unwind_raw_stack_free(&raw);
+        return r;
+    }
+    v = realloc(t->frames, (raw.n + 1) * sizeof(*v));
+    if (!v) {
+        btc_unwind_raw_stack_free(&raw);
+        return -ENOMEM;
+    }
+    /* Frame 0 stays; what the first walk found behind it is replaced. */
+    memcpy(v + 1, raw.frames, raw.n * sizeof(*v));
+    /* A return address, not the next instruction: looked up at ra - 1. */
+    v[1].activation = false;
+    v[1].guessed = true;
+    t->frames = v;
+    t->nframes = raw.n + 1;
+    t->truncated = raw.truncated;
+    free(t->error);
+    t->error = raw.error;
+    raw.error = NULL;
+    btc_unwind_raw_stack_free(&raw);
+    return 0;
+}
+
 static int
 unwind_thread(struct btc_capture_session *s, struct btc_raw_thread *t)
 {
@@ -282,6 +346,8 @@ btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const c
         goto fail;
     }
     r = unwind_thread(s, t);
+    if (r == 0)
+        r = guess_caller(s, t);
     if (r < 0)
         goto fail;
     r = collect_abort_facts(s);

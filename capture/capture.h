@@ -26,6 +26,10 @@
 struct btc_raw_frame {
     uint64_t pc;
     bool activation; /* pc is the next instruction to run, not a return address */
+    /* Found by a heuristic, not by CFI: the return address at the stack
+     * pointer of a frame 0 in no module or without CFI (a call through
+     * NULL, into unmapped or unloaded code). */
+    bool guessed;
 };
 
 struct btc_raw_thread {

@@ -70,7 +70,8 @@ thread_to_json(const struct btc_raw_thread *t)
     if (!o || !frames)
         goto fail;
     for (size_t i = 0; i < t->nframes; i++) {
-        json_t *f = json_pack("[o,b]", btc_json_hex(t->frames[i].pc), t->frames[i].activation);
+        json_t *f = json_pack("[o,b,b]", btc_json_hex(t->frames[i].pc), t->frames[i].activation,
+                              t->frames[i].guessed);
 
         if (btc_json_append(frames, f) < 0)
             goto fail;
@@ -199,6 +200,7 @@ thread_from_json(json_t *o, struct btc_raw_thread *t)
             !json_is_boolean(json_array_get(f, 1)))
             return -EINVAL;
         t->frames[i].activation = json_is_true(json_array_get(f, 1));
+        t->frames[i].guessed = json_is_true(json_array_get(f, 2));
         t->nframes = i + 1;
     }
     return 0;

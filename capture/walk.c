@@ -60,7 +60,7 @@ set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
      * faulting instruction: its live registers would show our own handler
      * waiting for the helper instead. */
     if (tid == w->rec->tid)
-        memcpy(regs, w->rec->regs, sizeof(regs));
+        memcpy(regs, w->fault_regs ? w->fault_regs : w->rec->regs, sizeof(regs));
     else if (btc_unwind_tracee_getregs(tid, regs) < 0)
         return false;
     for (size_t i = 0; i < BTC_REG_COUNT; i++)

@@ -25,6 +25,9 @@ struct btc_unwind_raw_stack {
 /* State shared with libdwfl's callbacks; lives until dwfl_end. */
 struct btc_unwind_walker {
     const struct btc_crash_record *rec;
+    /* The crashing thread's registers when not the record's (a walk that
+     * starts again from a guessed caller), or NULL. */
+    const uint64_t *fault_regs;
     struct btc_unwind_mem *mem;
     const int *tids; /* threads offered to libdwfl */
     size_t ntids;

@@ -105,7 +105,8 @@ build_frame(const struct btc_view *v, const struct btc_frame *fr, const char *so
         (fr->line > 0 && btc_json_set_int(f, "line", fr->line) < 0) ||
         (fr->column > 0 && btc_json_set_int(f, "column", fr->column) < 0) ||
         (source_id && btc_json_set_str(f, "sourceCode", source_id) < 0) ||
-        (fr->inlined && btc_json_set_bool(f, "inlined", true) < 0)) {
+        (fr->inlined && btc_json_set_bool(f, "inlined", true) < 0) ||
+        (fr->guessed && btc_json_set_bool(f, "guessed_frame", true) < 0)) {
         json_decref(f);
         return NULL;
     }

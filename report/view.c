@@ -84,6 +84,7 @@ btc_view_build(const struct btc_capture *cap, const struct btc_symbols *syms, st
             th->frames[th->nframes++] = (struct btc_frame){
                 .pc = rt->frames[k].pc,
                 .module = m ? m->path : NULL,
+                .guessed = rt->frames[k].guessed,
             };
         }
         used += th->nframes;

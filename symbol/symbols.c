@@ -140,8 +140,13 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
         }
         if (k > 0 && !f->activation)
             r = symbolize_tailcalls(s, &raw->frames[k - 1], f->pc, &out);
-        if (r == 0)
+        if (r == 0) {
+            size_t first = out.n;
+
             r = btc_unwind_symbolize(s->dwfl, s->cap->modules, s->cap->nmodules, &req, &out);
+            for (size_t i = first; i < out.n; i++)
+                out.v[i].guessed = f->guessed;
+        }
         if (r >= 0)
             st->raw_done = k + 1;
         if (r == 1) {

@@ -22,6 +22,7 @@ struct btc_frame {
     int column;         /* 0 when unknown */
     const char *module; /* borrowed from the capture's modules[].path; NULL when unmapped */
     bool inlined;       /* an inlined call, shown as a frame of its own */
+    bool guessed;       /* its pc was found by a heuristic (btc_raw_frame.guessed) */
 };
 
 /* One thread's symbolicated frames: those of its first raw_done raw frames. */
