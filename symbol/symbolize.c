@@ -10,6 +10,7 @@
 
 #include "modules.h"
 #include "names.h"
+#include "units.h"
 
 struct loc {
     char *file;
@@ -125,14 +126,14 @@ static int
 line_loc(Dwfl_Module *mod, Dwarf_Addr addr, struct loc *ret)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
+    Dwarf_Die cudie;
     Dwarf_Line *line = NULL;
     const char *file = NULL;
     int lineno = 0, col = 0;
 
     *ret = (struct loc){0};
-    if (cudie)
-        line = gdb_line_row(cudie, addr - bias);
+    if (btc_unwind_unit_at(mod, addr, &cudie, &bias))
+        line = gdb_line_row(&cudie, addr - bias);
     if (line) {
         file = dwarf_linesrc(line, NULL, NULL);
         dwarf_lineno(line, &lineno);
@@ -315,15 +316,14 @@ btc_unwind_symbolize(Dwfl *dwfl, const struct btc_module *modules, size_t nmodul
     struct loc l = {0};
     char *func = NULL;
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cudie;
+    Dwarf_Die cudie;
     size_t first = 0;
     int nscopes = 0, r;
 
     if (!mod)
         return push_frame(out, req->pc, NULL, &l, NULL, false);
-    cudie = dwfl_module_addrdie(mod, addr, &bias);
-    if (cudie)
-        nscopes = dwarf_getscopes(cudie, addr - bias, &scopes);
+    if (btc_unwind_unit_at(mod, addr, &cudie, &bias))
+        nscopes = dwarf_getscopes(&cudie, addr - bias, &scopes);
     /* The innermost function-like scope. dwarf_getscopes continues past an
      * inlined subroutine with its abstract definition's scopes, not its
      * caller, so only this first match is used from it. */

@@ -1,5 +1,6 @@
 /* tailcall: see tailcall.h. */
 #include "tailcall.h"
+#include "units.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -107,14 +108,14 @@ subprogram_at(Dwfl *dwfl, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_Die *ret_d
 {
     Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
     Dwarf_Die *scopes = NULL, *chain = NULL;
-    Dwarf_Die *cudie;
+    Dwarf_Die cudie;
     Dwarf_Addr bias;
     bool found = false;
     int n;
 
-    if (!mod || !(cudie = dwfl_module_addrdie(mod, addr, &bias)))
+    if (!mod || !btc_unwind_unit_at(mod, addr, &cudie, &bias))
         return false;
-    n = dwarf_getscopes(cudie, addr - bias, &scopes);
+    n = dwarf_getscopes(&cudie, addr - bias, &scopes);
     for (int i = 0; i < n && !found; i++) {
         int tag = dwarf_tag(&scopes[i]);
 

@@ -153,6 +153,16 @@ CASES = {
     "threads8": Case(
         "threads8", fault_thread_name=r"re:^racer-[0-7]$", thread_count=9, worker=True,
         expect=_frames("threads8", ("crash_now", "@fault"), ("racer", "@racer"))),
+    # clang emits no .debug_aranges: the units are found by their ranges.
+    "null_write_clang": Case("null_write_clang", fault_thread_name="null_write_clan",
+                             expect=_frames("null_write", ("level3", "@fault"),
+                                            ("level2", "@call2"), ("level1", "@call1"),
+                                            ("main", "@main"))),
+    "inline_fault_clang": Case("inline_fault_clang", expect=_frames(
+        "inline_fault", ("inner_store", "@fault", True), ("outer_store", "@outer", True),
+        ("crash_here", "@crash_here"), ("main", "@main"))),
+    "call_null_clang": Case("call_null_clang", guessed_caller=True, expect=_frames(
+        "call_null", ("dispatch", "@fault"), ("main", "@main"))),
     # A call through NULL: frame 0 is at pc 0, in no module; its caller is
     # the return address at the stack pointer, marked guessed (issue 11).
     "call_null": Case("call_null", guessed_caller=True, expect=_frames(
