@@ -2,6 +2,7 @@
 #include "names.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,19 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
  * the bound only guards against a corrupt DIE referring to itself. */
 #define MAX_ORIGIN_HOPS 16
 
+/* Whether @sym is a legacy Rust symbol: an Itanium-style nested name whose
+ * last component is the crate's hash, "17h" and 16 hex digits. */
+static bool
+is_legacy_rust(const char *sym)
+{
+    size_t len = strlen(sym);
+    const char *h = sym + len - 20;
+
+    if (len < 24 || strncmp(sym, "_ZN", 3) != 0 || sym[len - 1] != 'E' || strncmp(h, "17h", 3))
+        return false;
+    return strspn(h + 3, "0123456789abcdef") == 16;
+}
+
 char *
 btc_unwind_demangle(const char *sym)
 {
@@ -21,8 +35,15 @@ btc_unwind_demangle(const char *sym)
         int status = 0;
         char *d = __cxa_demangle(sym, NULL, NULL, &status);
 
-        if (d && status == 0)
+        if (d && status == 0) {
+            size_t n = strlen(d);
+
+            /* As gdb and rustc's own demangler show them: without the hash
+             * (rust_null::level1, not rust_null::level1::h44154e89587525bb). */
+            if (is_legacy_rust(sym) && n > 19 && strncmp(d + n - 19, "::h", 3) == 0)
+                d[n - 19] = '\0';
             return d;
+        }
         free(d);
     }
     return strdup(sym);
@@ -185,8 +206,10 @@ add_canonical(struct namebuf *nb, const char *s)
     return r;
 }
 
+/* Languages whose functions gdb names by their DWARF: the namespaces and
+ * DW_AT_name ("rust_null::level1", "core::ptr::write_volatile<i32>"). */
 static bool
-is_cplusplus(Dwarf_Die *die)
+is_named_by_dwarf(Dwarf_Die *die)
 {
     Dwarf_Die cu;
 
@@ -198,6 +221,7 @@ is_cplusplus(Dwarf_Die *die)
     case DW_LANG_C_plus_plus_11:
     case DW_LANG_C_plus_plus_14:
     case DW_LANG_ObjC_plus_plus:
+    case DW_LANG_Rust:
         return true;
     default:
         return false;
@@ -242,8 +266,9 @@ btc_unwind_die_name(Dwarf_Die *die, char **ret_name)
      * "main::{lambda(int)#1}::operator()(int) const" where gdb says
      * "operator()". Elsewhere the linkage name wins: glibc's C functions
      * carry their internal alias there, which is what gdb shows
-     * ("__GI_raise"). */
-    if (is_cplusplus(die) || !name) {
+     * ("__GI_raise"). Rust is named like C++: its linkage name ends in a
+     * hash. */
+    if (is_named_by_dwarf(die) || !name) {
         r = qualified_name(die, ret_name);
         if (r <= 0)
             return r;

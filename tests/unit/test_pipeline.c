@@ -24,6 +24,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "modules.h"
+#include "names.h"
 #include "report.h"
 #include "symbols.h"
 #include "sysinfo.h"
@@ -231,6 +232,32 @@ test_capture_from_bad_json(void **state)
     json_decref(j);
 }
 
+/* Legacy Rust symbols lose their hash, as gdb and rustc's demangler show
+ * them; C++ names and near misses are left as __cxa_demangle gives them. */
+static void
+test_demangle_rust_without_hash(void **state)
+{
+    static const struct {
+        const char *mangled, *want;
+    } cases[] = {
+        {"_ZN9rust_null6level117h69e87fc09705b5cdE", "rust_null::level1"},
+        {"_ZN4core3ptr14write_volatile17h6e74e4d045c8225aE", "core::ptr::write_volatile"},
+        {"_ZN3foo3barEv", "foo::bar()"},
+        /* Not 16 hex digits: no hash. */
+        {"_ZN3foo17hxyzdefabcdefabcdE", "foo::hxyzdefabcdefabcd"},
+        {"main", "main"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = btc_unwind_demangle(cases[i].mangled);
+
+        assert_non_null(got);
+        assert_string_equal(got, cases[i].want);
+        free(got);
+    }
+}
+
 int
 main(void)
 {
@@ -239,6 +266,7 @@ main(void)
         cmocka_unit_test(test_raw_report_keeps_module_offsets),
         cmocka_unit_test(test_symbols_stop_at_deadline_and_resume),
         cmocka_unit_test(test_capture_from_bad_json),
+        cmocka_unit_test(test_demangle_rust_without_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
