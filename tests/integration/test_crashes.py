@@ -153,6 +153,13 @@ CASES = {
     "threads8": Case(
         "threads8", fault_thread_name=r"re:^racer-[0-7]$", thread_count=9, worker=True,
         expect=_frames("threads8", ("crash_now", "@fault"), ("racer", "@racer"))),
+    # DWARF 4 (gcc's default is 5): .debug_ranges, .debug_loc, v4 line tables.
+    "null_write_dwarf4": Case("null_write_dwarf4", expect=_frames(
+        "null_write", ("level3", "@fault"), ("level2", "@call2"), ("level1", "@call1"),
+        ("main", "@main"))),
+    "inline_fault_dwarf4": Case("inline_fault_dwarf4", expect=_frames(
+        "inline_fault", ("inner_store", "@fault", True), ("outer_store", "@outer", True),
+        ("crash_here", "@crash_here"), ("main", "@main"))),
     # clang emits no .debug_aranges: the units are found by their ranges.
     "null_write_clang": Case("null_write_clang", fault_thread_name="null_write_clan",
                              expect=_frames("null_write", ("level3", "@fault"),
