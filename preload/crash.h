@@ -81,9 +81,6 @@ int btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd);
  * of the descriptors it is placing. Returns the new fd or -errno. */
 int btc_crash_fd_high(int fd);
 
-/* Crash path: async-signal-safe. Monotonic and real time in ns. */
-int64_t btc_crash_now_ns(clockid_t clock);
-
 /* Crash path: async-signal-safe. One line on stderr, "btcrash: " first. */
 void btc_crash_say(const char *msg, const char *detail, long num);
 

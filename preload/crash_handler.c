@@ -154,7 +154,7 @@ claim(uint64_t me, pid_t pid, pid_t mm, int64_t own_end)
         if (atomic_compare_exchange_strong(&g_owner, &owner, me))
             return true;
         /* Failed: @owner is the current claim. */
-        int64_t now = btc_crash_now_ns(CLOCK_MONOTONIC);
+        int64_t now = btc_sys_now_ns(CLOCK_MONOTONIC);
         if (owner_pid(owner) != pid && (owner_mm(owner) != mm || owner_gone(owner, now))) {
             if (now >= own_end)
                 return false;
@@ -279,7 +279,7 @@ btc_crash_on_signal(int sig, siginfo_t *si, void *ucontext)
 
     /* The fault's time, as far as btcrash is concerned: from here the
      * process has BACKTRACE_TIMEOUT, whoever reports. */
-    int64_t fault_mono = btc_crash_now_ns(CLOCK_MONOTONIC);
+    int64_t fault_mono = btc_sys_now_ns(CLOCK_MONOTONIC);
     int64_t deadline =
         fault_mono +
         (int64_t)__atomic_load_n(&btc_crash_plan.timeout_ms, __ATOMIC_RELAXED) * 1000000;

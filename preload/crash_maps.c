@@ -15,16 +15,6 @@
  * of alternate stack) has room. */
 #define CHUNK 4096
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    if (btc_sys_clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int
 pwrite_all(int fd, const char *p, size_t len, off_t off)
 {
@@ -54,7 +44,7 @@ btc_crash_copy_lines(int src_fd, int dst_fd, off_t off, uint64_t max, int64_t de
         /* Bounded by the crash's deadline as well as by @max: reading
          * /proc/self/maps takes the kernel's mmap lock for each piece,
          * which a thread that is still running may hold for a while. */
-        if (mono_ns() >= deadline_ns) {
+        if (btc_sys_now_ns(CLOCK_MONOTONIC) >= deadline_ns) {
             cut = true;
             break;
         }

@@ -17,18 +17,6 @@
 
 #define PAGE_GUESS 4096u
 
-int64_t
-btc_crash_now_ns(clockid_t clock)
-{
-    struct timespec ts;
-
-    /* The system call, not the vDSO: slower, but one import fewer, and
-     * only the crash path asks for the time. */
-    if (btc_sys_clock_gettime(clock, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Signals sent by a process (kill, tgkill, sigqueue) carry its pid; those the
  * kernel raised for a fault carry an address instead. */
 static bool
@@ -70,7 +58,7 @@ btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si
     }
     if (has_fault_address(sig, si))
         rec->fault_address = (uint64_t)(uintptr_t)si->si_addr;
-    rec->fault_time_ns = btc_crash_now_ns(CLOCK_REALTIME);
+    rec->fault_time_ns = btc_sys_now_ns(CLOCK_REALTIME);
     rec->fault_mono_ns = fault_mono_ns;
     rec->deadline_mono_ns = deadline_mono_ns;
     rec->uid = (uint32_t)btc_sys_getuid();

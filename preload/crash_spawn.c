@@ -143,7 +143,7 @@ wait_helper(pid_t pid, int notify_fd, int64_t deadline, int *ret_status, bool *s
     for (;;) {
         if (reap(pid, ret_status))
             return HELPER_EXITED;
-        int64_t left = deadline - btc_crash_now_ns(CLOCK_MONOTONIC);
+        int64_t left = deadline - btc_sys_now_ns(CLOCK_MONOTONIC);
         if (left <= 0)
             return HELPER_LATE;
         int slice = left / 1000000 < WAIT_SLICE_MS ? (int)(left / 1000000) + 1 : WAIT_SLICE_MS;
@@ -234,7 +234,7 @@ btc_crash_run_helper(const struct btc_crash_record *rec, int record_fd)
             say_lost(rec);
         btc_sys_kill(-pid, SIGKILL);
         btc_sys_kill(pid, SIGKILL);
-        (void)wait_helper(pid, -1, btc_crash_now_ns(CLOCK_MONOTONIC) + REAP_GRACE_NS, &status,
+        (void)wait_helper(pid, -1, btc_sys_now_ns(CLOCK_MONOTONIC) + REAP_GRACE_NS, &status,
                           &stored);
         r = -ETIMEDOUT;
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {

@@ -184,16 +184,6 @@ thread_start(void *arg)
  * constructor creating a thread) before looking up pthread_create itself. */
 #define INIT_WAIT_NS (100 * 1000000LL)
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    if (btc_sys_clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int
 resolve(void)
 {
@@ -238,8 +228,8 @@ init_once(void)
         if (by == me)
             return INIT_NONE;
         if (give_up == 0)
-            give_up = mono_ns() + INIT_WAIT_NS;
-        else if (mono_ns() > give_up)
+            give_up = btc_sys_now_ns(CLOCK_MONOTONIC) + INIT_WAIT_NS;
+        else if (btc_sys_now_ns(CLOCK_MONOTONIC) > give_up)
             return INIT_NONE;
         syscall(SYS_sched_yield);
     }
