@@ -270,6 +270,10 @@ struct pipeline {
     size_t symbolized;       /* threads symbolicated whole */
     char symbols_error[256]; /* why there are no symbols at all, if not time */
 
+    /* Whether BACKTRACE_ATTACHMENTS or the API call names any file: known
+     * from the start, while the paths are resolved only in their stage
+     * (realpath may wait on a stale mount, never before the first store). */
+    bool wants_attachments;
     struct btc_helper_paths paths;
     json_t *refused;                  /* attachment paths refused outright */
     json_t *copied;                   /* the copies in the database, for the state */
@@ -324,7 +328,7 @@ incomplete_notes(const struct pipeline *p)
                      p->cap->nthreads - p->symbolized, p->cap->nthreads);
     if (r == 0 && !p->source_done && p->cfg.collect_source_code)
         r = add_note(notes, "no source context: time budget");
-    if (r == 0 && !p->attachments_done && p->paths.n > 0)
+    if (r == 0 && !p->attachments_done && p->wants_attachments)
         r = add_note(notes, "the attachments were not copied: time budget");
     if (r < 0) {
         json_decref(notes);
@@ -543,8 +547,12 @@ stage_attachments(struct pipeline *p)
     json_t *state;
     int r;
 
-    if (p->paths.n == 0 && json_array_size(p->refused) == 0)
+    if (!p->wants_attachments)
         return 0;
+    p->refused = json_array();
+    if (!p->refused || btc_helper_paths_collect(p->userdata, p->cfg.attachments, p->rec->pid,
+                                                p->rec->tid, p->refused, &p->paths) < 0)
+        return -ENOMEM;
     if (p->stored && p->paths.n > 0) {
         r = btc_db_copy_attachment_paths(p->dir, p->answer.uuid, (const char *const *)p->paths.v,
                                          p->paths.n, p->budget.attachments, &p->copied,
@@ -715,12 +723,9 @@ btc_helper_main(void)
 
         btc_budget_reserve(&p.budget, json_integer_value(n) * BTC_BUDGET_EXIT_NS_PER_THREAD);
     }
-    p.refused = json_array();
-    if (!p.refused || btc_helper_paths_collect(p.userdata, p.cfg.attachments, rec->pid, rec->tid,
-                                               p.refused, &p.paths) < 0) {
-        fail_line(&p.answer, p.quiet, "could not list the attachments: out of memory");
-        goto out;
-    }
+    p.wants_attachments =
+        (p.cfg.attachments && strspn(p.cfg.attachments, ":") < strlen(p.cfg.attachments)) ||
+        json_array_size(json_object_get(p.userdata, "attachments")) > 0;
     r = store_first(&p);
     if (r < 0) {
         fail_line(&p.answer, p.quiet, "could not build the report: %s",
