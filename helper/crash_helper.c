@@ -535,7 +535,7 @@ stage_source(struct pipeline *p)
     /* The index belongs to this very view, which no later stage changes. */
     if (btc_report_source_new(&p->view, p->api, &opts, &p->src) < 0)
         return -ENOMEM;
-    p->source_done = !btc_budget_over(p->budget.source);
+    p->source_done = !btc_source_late(p->src);
     return improve(p, "source context") ? 0 : -ENOMEM;
 }
 

@@ -41,6 +41,7 @@ struct btc_source {
     int **frame_file; /* [thread][frame] -> file index, or -1 */
     struct file *files;
     size_t nfiles;
+    bool late; /* a file was left unread: the deadline had passed */
 };
 
 void
@@ -77,6 +78,12 @@ btc_source_frame_id(const struct btc_source *s, size_t thread, size_t frame)
         return NULL;
     e = s->frame_entry[thread][frame];
     return e < 0 ? NULL : s->ids[e];
+}
+
+bool
+btc_source_late(const struct btc_source *s)
+{
+    return s->late;
 }
 
 json_t *
@@ -208,8 +215,10 @@ load_file(struct btc_source *s, struct file *f, const struct btc_source_opts *op
     if (f->path[0] != '/' || !f->nclusters)
         return 0;
     /* Past the stage's deadline: the frames keep their path entries. */
-    if (opts->deadline_ns > 0 && btc_clock_now_ns() >= opts->deadline_ns)
+    if (opts->deadline_ns > 0 && btc_clock_now_ns() >= opts->deadline_ns) {
+        s->late = true;
         return 0;
+    }
     /* Only a regular file no larger than @max (O_NONBLOCK inside: a FIFO
      * planted at a source path cannot hang the helper), read no further
      * than its size at open: a file growing meanwhile is cut. */

@@ -64,6 +64,9 @@ const char *btc_source_frame_id(const struct btc_source *s, size_t thread, size_
  */
 json_t *btc_source_entries(const struct btc_source *s);
 
+/** Whether a file's text was left out because opts->deadline_ns had passed. */
+bool btc_source_late(const struct btc_source *s);
+
 /** Frees @s; accepts NULL and half-built indexes. */
 void btc_source_free(struct btc_source *s);
 
