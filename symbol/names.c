@@ -8,6 +8,8 @@
 
 #include <dwarf.h>
 
+#include "rust_demangle.h"
+
 /* libstdc++'s demangler (cxxabi.h is C++ only). */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
@@ -15,35 +17,24 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
  * the bound only guards against a corrupt DIE referring to itself. */
 #define MAX_ORIGIN_HOPS 16
 
-/* Whether @sym is a legacy Rust symbol: an Itanium-style nested name whose
- * last component is the crate's hash, "17h" and 16 hex digits. */
-static bool
-is_legacy_rust(const char *sym)
-{
-    size_t len = strlen(sym);
-    const char *h = sym + len - 20;
-
-    if (len < 24 || strncmp(sym, "_ZN", 3) != 0 || sym[len - 1] != 'E' || strncmp(h, "17h", 3))
-        return false;
-    return strspn(h + 3, "0123456789abcdef") == 16;
-}
-
 char *
 btc_unwind_demangle(const char *sym)
 {
+    char *d = NULL;
+    int r = btc_rust_demangle(sym, &d);
+
+    /* Rust first: a legacy Rust symbol is also a valid Itanium name, which
+     * __cxa_demangle would give with its hash and its "$LT$" escapes. */
+    if (r == 0)
+        return d;
+    if (r == -ENOMEM)
+        return NULL;
     if (strncmp(sym, "_Z", 2) == 0) {
         int status = 0;
-        char *d = __cxa_demangle(sym, NULL, NULL, &status);
 
-        if (d && status == 0) {
-            size_t n = strlen(d);
-
-            /* As gdb and rustc's own demangler show them: without the hash
-             * (rust_null::level1, not rust_null::level1::h44154e89587525bb). */
-            if (is_legacy_rust(sym) && n > 19 && strncmp(d + n - 19, "::h", 3) == 0)
-                d[n - 19] = '\0';
+        d = __cxa_demangle(sym, NULL, NULL, &status);
+        if (d && status == 0)
             return d;
-        }
         free(d);
     }
     return strdup(sym);

@@ -6,7 +6,9 @@
 #include <elfutils/libdw.h>
 
 /**
- * Demangle an Itanium C++ ABI symbol (_Z...); other names are copied.
+ * Demangle a Rust symbol (v0 "_R..." or legacy, without its hash, see
+ * rust_demangle.h) or an Itanium C++ ABI one (_Z...); other names, and
+ * malformed ones, are copied.
  * Returns: a new string (free it), or NULL when out of memory.
  */
 char *btc_unwind_demangle(const char *sym);
