@@ -783,6 +783,9 @@ emit_char_literal(struct parser *p, uint64_t v)
     }
     emit(p, "'");
     switch (v) {
+    case '\0':
+        emit(p, "\\0");
+        break;
     case '\t':
         emit(p, "\\t");
         break;
@@ -1084,7 +1087,8 @@ legacy_layout(const char *sym, size_t n, size_t *ret_end, size_t *ret_hash)
     /* After the "E": nothing, or a suffix such as ".cold". */
     if (pos >= n || last == 0 || (pos + 1 < n && sym[pos + 1] != '.'))
         return -EINVAL;
-    if (pos - last != 19 || strncmp(sym + last, "17h", 3) != 0 ||
+    /* A path of at least one component, then the hash. */
+    if (last == 3 || pos - last != 19 || strncmp(sym + last, "17h", 3) != 0 ||
         strspn(sym + last + 3, "0123456789abcdef") < 16)
         return -EINVAL;
     *ret_end = pos;
