@@ -117,6 +117,14 @@ PARKED = {"thr-park-a": ("park_a", "threads.c", "@park_a"),
 OVERFLOW = dict(codes=("SEGV_MAPERR", "SEGV_ACCERR"), bt_limit=32, fault_addr="sp")
 CXX = dict(sig=signal.SIGABRT, fault_addr=None, nameless_in=["libstdc++.so"])
 
+RUST_O0 = _frames(
+    "rust_fault", ("rust_fault::inner_store", "@fault", True),
+    ("rust_fault::outer_store", "@outer", True), ("rust_fault::generic_level<i32>", "@generic"),
+    ("rust_fault::with_closure::{closure#0}", "@closure"),
+    ("rust_fault::call_with<rust_fault::with_closure::{closure_env#0}>", "@call_with"),
+    ("rust_fault::with_closure", "@closure"), ("rust_fault::level1", "@level1"),
+    ("rust_fault::main", "@main"), ext=".rs")
+
 CASES = {
     "null_write": Case("null_write", expect=_frames(
         "null_write", ("level3", "@fault"), ("level2", "@call2"), ("level1", "@call1"),
@@ -176,6 +184,25 @@ CASES = {
         "call_null", ("dispatch", "@fault"), ("main", "@main"))),
     "call_null_o2": Case("call_null_o2", guessed_caller=True, expect=_frames(
         "call_null", ("dispatch", "@fault"), ("main", "@main"))),
+    # Rust (issue 11), built by Debian's rustc: names as gdb gives them,
+    # the namespaces and DW_AT_name (generic arguments and {closure#0}
+    # included). gdb's frame #0 at -O0 is core::ptr::write_volatile<i32>
+    # (its file is rustc's library source, not ours: only its name is
+    # compared). gdb stops at rust_fault::main; our frames below it
+    # (std::rt::lang_start and its closures, in std's source files, then
+    # the C main and libc) are not our source, so they are not compared,
+    # as libc's frames below a C main are not.
+    "rust_fault": Case("rust_fault", expect=RUST_O0),
+    "rust_fault_v0": Case("rust_fault_v0", expect=RUST_O0),
+    # At -O2 write_volatile's inline block starts at the faulting pc, which
+    # gdb hides (frame #0 is inner_store at the block's call line); the
+    # tail calls level1 -> with_closure and call_with -> closure leave no
+    # frame of their own.
+    "rust_fault_o2": Case("rust_fault_o2", expect=_frames(
+        "rust_fault", ("rust_fault::inner_store", "@fault", True),
+        ("rust_fault::outer_store", "@outer", True),
+        ("rust_fault::generic_level<i32>", "@generic"), ("rust_fault::with_closure", "@closure"),
+        ("rust_fault::main", "@main"), ext=".rs")),
     "libc_strlen": Case("libc_strlen", libc_top=True, expect=_frames(
         "libc_strlen", ("measure", "@call"), ("main", "@main"))),
     "seccomp_null": Case("seccomp_null", thread_count=2, no_ptrace=True, expect=_frames(
