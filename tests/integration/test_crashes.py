@@ -779,7 +779,8 @@ def summary_head(case, exe, msg):
 def check_summary(c, case, text, report_path, gtop, head):
     c(head in text, "stderr summary lacks the line %r:\n%s" % (head, text[-2000:]))
     if gtop is not None and gtop.file:
-        loc = r"^  #0  %s\b.* at \S*\b%s:%d%s$" % (
+        # (?!\w), not \b: a Rust name may end in ">" ("write_volatile<i32>").
+        loc = r"^  #0  %s(?!\w).* at \S*\b%s:%d%s$" % (
             re.escape(gtop.func), re.escape(os.path.basename(gtop.file)), gtop.line,
             r" \(inlined\)" if gtop.inlined else "")
         c(re.search(loc, text, re.M), "stderr summary does not show gdb's top frame %r as #0:"
