@@ -10,6 +10,7 @@
 
 #include "modules.h"
 #include "names.h"
+#include "scopes_at.h"
 #include "units.h"
 
 struct loc {
@@ -323,10 +324,9 @@ btc_unwind_symbolize(Dwfl *dwfl, const struct btc_module *modules, size_t nmodul
     if (!mod)
         return push_frame(out, req->pc, NULL, &l, NULL, false);
     if (btc_unwind_unit_at(mod, addr, &cudie, &bias))
-        nscopes = dwarf_getscopes(&cudie, addr - bias, &scopes);
-    /* The innermost function-like scope. dwarf_getscopes continues past an
-     * inlined subroutine with its abstract definition's scopes, not its
-     * caller, so only this first match is used from it. */
+        nscopes = btc_unwind_scopes_at(&cudie, addr - bias, &scopes);
+    /* The innermost function-like scope; collect_levels finds the ones
+     * around it. */
     for (int i = 0; i < nscopes; i++) {
         if (is_function_tag(dwarf_tag(&scopes[i]))) {
             fn = &scopes[i];

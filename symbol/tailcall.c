@@ -1,5 +1,6 @@
 /* tailcall: see tailcall.h. */
 #include "tailcall.h"
+#include "scopes_at.h"
 #include "units.h"
 
 #include <errno.h>
@@ -107,7 +108,7 @@ subprogram_at(Dwfl *dwfl, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_Die *ret_d
               Dwarf_Addr *ret_bias)
 {
     Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
-    Dwarf_Die *scopes = NULL, *chain = NULL;
+    Dwarf_Die *scopes = NULL;
     Dwarf_Die cudie;
     Dwarf_Addr bias;
     bool found = false;
@@ -115,29 +116,15 @@ subprogram_at(Dwfl *dwfl, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_Die *ret_d
 
     if (!mod || !btc_unwind_unit_at(mod, addr, &cudie, &bias))
         return false;
-    n = dwarf_getscopes(&cudie, addr - bias, &scopes);
+    /* The physical nesting: past inlined subroutines, the function they
+     * were inlined into. */
+    n = btc_unwind_scopes_at(&cudie, addr - bias, &scopes);
     for (int i = 0; i < n && !found; i++) {
-        int tag = dwarf_tag(&scopes[i]);
-
-        if (tag == DW_TAG_subprogram) {
+        if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
             *ret_die = scopes[i];
             found = true;
-        } else if (tag == DW_TAG_inlined_subroutine) {
-            /* Past an inlined subroutine dwarf_getscopes follows the
-             * abstract definition; the physical nesting leads to the
-             * function it was inlined into. */
-            int nc = dwarf_getscopes_die(&scopes[i], &chain);
-
-            for (int k = 0; k < nc && !found; k++) {
-                if (dwarf_tag(&chain[k]) == DW_TAG_subprogram) {
-                    *ret_die = chain[k];
-                    found = true;
-                }
-            }
-            break;
         }
     }
-    free(chain);
     free(scopes);
     if (found) {
         *ret_mod = mod;
