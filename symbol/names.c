@@ -115,11 +115,17 @@ named_die(Dwarf_Die *die, Dwarf_Die *ret)
  * gdb's rules: namespaces ("(anonymous namespace)" when unnamed) and named
  * classes qualify; an unnamed class (a lambda's closure) or an enclosing
  * function ends the prefix, so a lambda is plain "operator()". */
+/* Where a caller finds scopes: its index, or libdw's walk of the unit. */
+struct scopes_src {
+    btc_unwind_scopes_fn fn;
+    void *arg;
+};
+
 static int
-append_prefix(Dwarf_Die *named, struct namebuf *nb)
+append_prefix(Dwarf_Die *named, const struct scopes_src *src, struct namebuf *nb)
 {
     Dwarf_Die *scopes = NULL;
-    int nscopes = dwarf_getscopes_die(named, &scopes);
+    int nscopes = src->fn ? src->fn(src->arg, named, &scopes) : dwarf_getscopes_die(named, &scopes);
     int outer = 1, r = 0;
 
     for (; outer < nscopes; outer++) {
@@ -222,7 +228,7 @@ is_named_by_dwarf(Dwarf_Die *die)
 /* "ns::Class::name" from DWARF, canonicalized. Returns 0 and a new string,
  * 1 when @die has no DW_AT_name, or -ENOMEM. */
 static int
-qualified_name(Dwarf_Die *die, char **ret)
+qualified_name(Dwarf_Die *die, const struct scopes_src *src, char **ret)
 {
     struct namebuf raw = {0}, out = {0};
     Dwarf_Die named;
@@ -231,7 +237,7 @@ qualified_name(Dwarf_Die *die, char **ret)
 
     if (!named_die(die, &named) || !(name = dwarf_diename(&named)))
         return 1;
-    r = append_prefix(&named, &raw);
+    r = append_prefix(&named, src, &raw);
     if (r == 0)
         r = nb_add(&raw, name);
     if (r == 0)
@@ -246,8 +252,9 @@ qualified_name(Dwarf_Die *die, char **ret)
 }
 
 int
-btc_unwind_die_name(Dwarf_Die *die, char **ret_name)
+btc_unwind_die_name(Dwarf_Die *die, btc_unwind_scopes_fn scopes, void *arg, char **ret_name)
 {
+    const struct scopes_src src = {.fn = scopes, .arg = arg};
     const char *name = linkage_name(die);
     int r;
 
@@ -260,7 +267,7 @@ btc_unwind_die_name(Dwarf_Die *die, char **ret_name)
      * ("__GI_raise"). Rust is named like C++: its linkage name ends in a
      * hash. */
     if (is_named_by_dwarf(die) || !name) {
-        r = qualified_name(die, ret_name);
+        r = qualified_name(die, &src, ret_name);
         if (r <= 0)
             return r;
     }

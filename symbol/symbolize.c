@@ -8,10 +8,9 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 
+#include "index.h"
 #include "modules.h"
 #include "names.h"
-#include "scopes_at.h"
-#include "units.h"
 
 struct loc {
     char *file;
@@ -122,26 +121,24 @@ gdb_line_row(Dwarf_Die *cudie, Dwarf_Addr addr)
 }
 
 /* The source position of the innermost (possibly inlined) function at
- * @addr, from the line table. */
+ * @addr, from the line table of the unit @at found. */
 static int
-line_loc(Dwfl_Module *mod, Dwarf_Addr addr, struct loc *ret)
+line_loc(struct btc_index_at *at, Dwarf_Addr addr, struct loc *ret)
 {
-    Dwarf_Addr bias;
-    Dwarf_Die cudie;
     Dwarf_Line *line = NULL;
     const char *file = NULL;
     int lineno = 0, col = 0;
 
     *ret = (struct loc){0};
-    if (btc_unwind_unit_at(mod, addr, &cudie, &bias))
-        line = gdb_line_row(&cudie, addr - bias);
+    if (at->has_unit)
+        line = gdb_line_row(&at->lines_cu, addr - at->bias);
     if (line) {
         file = dwarf_linesrc(line, NULL, NULL);
         dwarf_lineno(line, &lineno);
         dwarf_linecol(line, &col);
     } else {
         /* Not in a unit's table (or no CU found): libdwfl's own lookup. */
-        Dwfl_Line *dl = dwfl_module_getsrc(mod, addr);
+        Dwfl_Line *dl = dwfl_module_getsrc(at->mod, addr);
 
         if (dl)
             file = dwfl_lineinfo(dl, NULL, &lineno, &col, NULL, NULL);
@@ -186,121 +183,70 @@ call_site_loc(Dwarf_Die *inlined, struct loc *ret)
 }
 
 /* The ELF symbol covering @addr, demangled; for code without DWARF
- * subprograms (assembly such as glibc's string functions, stripped code).
- * Of several names for one address (clone3 and __clone3) gdb shows the
- * last in strcmp order, so this does too. */
+ * subprograms (assembly such as glibc's string functions, stripped code). */
 static int
-symbol_name(Dwfl_Module *mod, Dwarf_Addr addr, char **ret)
+symbol_name(struct btc_index *ix, Dwfl_Module *mod, Dwarf_Addr addr, char **ret)
 {
-    GElf_Off off;
-    GElf_Sym sym;
-    GElf_Addr start;
-    const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-    int n;
+    const char *name;
+    Dwarf_Addr start;
+    int r = btc_index_symbol(ix, mod, addr, &name, &start);
 
     *ret = NULL;
-    if (!name)
-        return 0;
-    start = addr - off;
-    n = dwfl_module_getsymtab(mod);
-    for (int i = 1; i < n; i++) {
-        GElf_Sym alias;
-        GElf_Addr a;
-        const char *s = dwfl_module_getsym_info(mod, i, &alias, &a, NULL, NULL, NULL);
-
-        if (s && a == start && alias.st_shndx != SHN_UNDEF &&
-            GELF_ST_TYPE(alias.st_info) == GELF_ST_TYPE(sym.st_info) && strcmp(s, name) > 0)
-            name = s;
-    }
+    if (r <= 0)
+        return r;
     *ret = btc_unwind_demangle(name);
     return *ret ? 0 : -ENOMEM;
 }
 
 static int
-function_name(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *die, char **ret)
+index_scopes(void *arg, Dwarf_Die *die, Dwarf_Die **ret)
+{
+    return btc_index_scopes(arg, die, ret);
+}
+
+static int
+function_name(struct btc_index *ix, Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *die, char **ret)
 {
     int r = 0;
 
     *ret = NULL;
     if (die)
-        r = btc_unwind_die_name(die, ret);
+        r = btc_unwind_die_name(die, index_scopes, ix, ret);
     if (r == 0 && !*ret)
-        r = symbol_name(mod, addr, ret);
+        r = symbol_name(ix, mod, addr, ret);
     return r;
 }
 
-static bool
-is_function_tag(int tag)
+/* The levels to show, innermost first: the inlined calls at the pc, then
+ * the function they were inlined into. @ret_first: the first to show. */
+static size_t
+levels(struct btc_index_at *at, const struct btc_unwind_sym_request *req, Dwarf_Addr addr,
+       size_t *ret_first)
 {
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-           tag == DW_TAG_entry_point;
-}
+    size_t n = 0, first = 0;
 
-/* gdb's entry pc of a block (gdb 13 ignores DW_AT_entry_pc): its low pc,
- * or the start of the first of its DW_AT_ranges. */
-static bool
-block_entry(Dwarf_Die *die, Dwarf_Addr *ret)
-{
-    Dwarf_Addr base, start, end;
+    /* The index's chain ends at a function; an entry point, whatever
+     * encloses it, is a function too. */
+    while (n < at->nlevels) {
+        int tag = dwarf_tag(&at->level[n++].die);
 
-    if (dwarf_lowpc(die, ret) == 0)
-        return true;
-    if (dwarf_ranges(die, 0, &base, &start, &end) > 0) {
-        *ret = start;
-        return true;
-    }
-    return false;
-}
-
-/* The function levels at one pc, innermost first: the inlined subroutines
- * and then the function containing them, in their physical nesting
- * (dwarf_getscopes_die), not the abstract one. */
-struct levels {
-    Dwarf_Die *chain; /* from dwarf_getscopes_die, or NULL */
-    Dwarf_Die *die[BTC_UNWIND_MAX_FRAMES];
-    size_t n;
-};
-
-static void
-collect_levels(Dwarf_Die *fn, struct levels *lv)
-{
-    int nchain;
-
-    lv->n = 0;
-    lv->chain = NULL;
-    if (!fn)
-        return;
-    lv->die[lv->n++] = fn;
-    if (dwarf_tag(fn) != DW_TAG_inlined_subroutine)
-        return;
-    nchain = dwarf_getscopes_die(fn, &lv->chain);
-    for (int i = 1; i < nchain && lv->n < BTC_UNWIND_MAX_FRAMES; i++) {
-        int tag = dwarf_tag(&lv->chain[i]);
-
-        if (!is_function_tag(tag))
-            continue;
-        lv->die[lv->n++] = &lv->chain[i];
         if (tag != DW_TAG_inlined_subroutine)
-            break; /* the real function everything was inlined into */
+            break;
     }
-}
-
-/* GNU as 2.40 describes each alias of an assembly function (__clone3,
- * __GI___clone3, clone3) as a subprogram of its own with the same range;
- * gdb shows the last of them, so take that. Compiled code never has
- * sibling functions that overlap. */
-static void
-last_overlapping_sibling(Dwarf_Die *fn, Dwarf_Addr addr)
-{
-    Dwarf_Die sib = *fn;
-
-    while (dwarf_siblingof(&sib, &sib) == 0 && dwarf_tag(&sib) == DW_TAG_subprogram &&
-           dwarf_haspc(&sib, addr) == 1)
-        *fn = sib;
+    /* Like gdb on the thread that stopped: a pc at the very first
+     * instruction of an inlined block counts as still being at its call
+     * site, so that block's frame is not shown and the frame outside it
+     * shows the call. */
+    while (req->skip_entry_inlines && first + 1 < n &&
+           dwarf_tag(&at->level[first].die) == DW_TAG_inlined_subroutine &&
+           at->level[first].entry == addr - at->bias)
+        first++;
+    *ret_first = first;
+    return n;
 }
 
 int
-btc_unwind_symbolize(Dwfl *dwfl, const struct btc_module *modules, size_t nmodules,
+btc_unwind_symbolize(struct btc_index *ix, const struct btc_module *modules, size_t nmodules,
                      const struct btc_unwind_sym_request *req, struct btc_unwind_frames *out)
 {
     /* A return address points just past its call instruction, which for a
@@ -310,77 +256,50 @@ btc_unwind_symbolize(Dwfl *dwfl, const struct btc_module *modules, size_t nmodul
      * (the faulting or interrupted instruction, or the pc saved in a signal
      * frame) is looked up as it is. */
     Dwarf_Addr addr = req->activation ? req->pc : req->pc - 1;
-    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
-    const char *module = btc_unwind_module_path(mod, modules, nmodules);
-    Dwarf_Die *scopes = NULL, *fn = NULL;
-    struct levels *lv = NULL;
+    struct btc_index_at *at = malloc(sizeof(*at));
+    const char *module;
     struct loc l = {0};
     char *func = NULL;
-    Dwarf_Addr bias = 0;
-    Dwarf_Die cudie;
-    size_t first = 0;
-    int nscopes = 0, r;
+    size_t first = 0, n;
+    int r;
 
-    if (!mod)
-        return push_frame(out, req->pc, NULL, &l, NULL, false);
-    if (btc_unwind_unit_at(mod, addr, &cudie, &bias))
-        nscopes = btc_unwind_scopes_at(&cudie, addr - bias, &scopes);
-    /* The innermost function-like scope; collect_levels finds the ones
-     * around it. */
-    for (int i = 0; i < nscopes; i++) {
-        if (is_function_tag(dwarf_tag(&scopes[i]))) {
-            fn = &scopes[i];
-            if (dwarf_tag(fn) == DW_TAG_subprogram)
-                last_overlapping_sibling(fn, addr - bias);
-            break;
-        }
+    if (!at)
+        return -ENOMEM;
+    r = btc_index_lookup(ix, addr, at);
+    if (r < 0)
+        goto out;
+    if (!at->mod) {
+        r = push_frame(out, req->pc, NULL, &l, NULL, false);
+        goto out;
     }
-    if (!fn || !req->expand_inlines) {
-        r = function_name(mod, addr, fn, &func);
+    module = btc_unwind_module_path(at->mod, modules, nmodules);
+    if (at->nlevels == 0 || !req->expand_inlines) {
+        r = function_name(ix, at->mod, addr, at->nlevels ? &at->level[0].die : NULL, &func);
         if (r == 0)
-            r = line_loc(mod, addr, &l);
+            r = line_loc(at, addr, &l);
         if (r == 0)
             r = push_frame(out, req->pc, func, &l, module, false);
         else
             free(func);
         goto out;
     }
-    lv = malloc(sizeof(*lv));
-    if (!lv) {
-        r = -ENOMEM;
-        goto out;
-    }
-    collect_levels(fn, lv);
-    /* Like gdb on the thread that stopped: a pc at the very first instruction
-     * of an inlined block counts as still being at its call site, so that
-     * block's frame is not shown and the frame outside it shows the call. */
-    while (req->skip_entry_inlines && first + 1 < lv->n &&
-           dwarf_tag(lv->die[first]) == DW_TAG_inlined_subroutine) {
-        Dwarf_Addr entry;
+    n = levels(at, req, addr, &first);
+    for (size_t i = first; i < n && r == 0; i++) {
+        Dwarf_Die *die = &at->level[i].die;
 
-        if (!block_entry(lv->die[first], &entry) || entry != addr - bias)
-            break;
-        first++;
-    }
-    r = 0;
-    for (size_t i = first; i < lv->n && r == 0; i++) {
         /* The innermost level is where the pc is; each outer level is where
          * it called the level inside it. */
-        r = i == 0 ? line_loc(mod, addr, &l) : call_site_loc(lv->die[i - 1], &l);
+        r = i == 0 ? line_loc(at, addr, &l) : call_site_loc(&at->level[i - 1].die, &l);
         if (r == 0)
-            r = function_name(mod, addr, lv->die[i], &func);
+            r = function_name(ix, at->mod, addr, die, &func);
         if (r < 0) {
             loc_clear(&l);
             break;
         }
-        r = push_frame(out, req->pc, func, &l, module,
-                       dwarf_tag(lv->die[i]) == DW_TAG_inlined_subroutine);
+        r = push_frame(out, req->pc, func, &l, module, dwarf_tag(die) == DW_TAG_inlined_subroutine);
     }
 out:
-    if (lv)
-        free(lv->chain);
-    free(lv);
-    free(scopes);
+    free(at);
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "capture.h"
+#include "index.h"
 #include "symbols.h"
 
 struct btc_unwind_frames {
@@ -42,7 +43,7 @@ struct btc_unwind_sym_request {
  * Returns: 1 when @out reached out->max and frames were left out, 0, or
  *          -ENOMEM.
  */
-int btc_unwind_symbolize(Dwfl *dwfl, const struct btc_module *modules, size_t nmodules,
+int btc_unwind_symbolize(struct btc_index *ix, const struct btc_module *modules, size_t nmodules,
                          const struct btc_unwind_sym_request *req, struct btc_unwind_frames *out);
 
 #endif

@@ -46,6 +46,13 @@ btc_symbols_new(struct btc_capture *cap, Dwfl *dwfl, struct btc_symbols **ret, c
         s->own_dwfl = true;
         btc_unwind_modules_index(s->dwfl, cap->modules, cap->nmodules);
     }
+    r = btc_index_new(s->dwfl, &s->index);
+    if (r == 0)
+        r = btc_call_sites_new(&s->call_sites);
+    if (r < 0) {
+        btc_symbols_free(s);
+        return r;
+    }
     *ret = s;
     return 0;
 }
@@ -58,6 +65,9 @@ btc_symbols_free(struct btc_symbols *s)
     for (size_t i = 0; s->threads && i < s->nthreads; i++)
         btc_unwind_frames_free(s->threads[i].frames, s->threads[i].nframes);
     free(s->threads);
+    /* The index refers into the session's DWARF: freed first. */
+    btc_call_sites_free(s->call_sites);
+    btc_index_free(s->index);
     if (s->own_dwfl)
         dwfl_end(s->dwfl);
     free(s->stopped);
@@ -105,11 +115,11 @@ symbolize_tailcalls(struct btc_symbols *s, const struct btc_raw_frame *callee, u
     size_t n = 0;
     int r;
 
-    r = btc_unwind_tailcalls(s->dwfl, callee_addr, caller_ra, &pcs, &n);
+    r = btc_unwind_tailcalls(s->index, s->call_sites, callee_addr, caller_ra, &pcs, &n);
     for (size_t i = 0; i < n && r == 0; i++) {
         struct btc_unwind_sym_request req = {.pc = pcs[i]};
 
-        r = btc_unwind_symbolize(s->dwfl, s->cap->modules, s->cap->nmodules, &req, out);
+        r = btc_unwind_symbolize(s->index, s->cap->modules, s->cap->nmodules, &req, out);
     }
     free(pcs);
     return r;
@@ -133,7 +143,8 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
             .skip_entry_inlines = raw->fault && k == 0,
         };
 
-        /* Checked per frame: one frame costs at most a unit's DIE walk. */
+        /* Checked per frame: a frame costs binary searches, but the first
+         * frame in a unit builds the unit's index. */
         if (deadline_ns > 0 && btc_clock_now_ns() >= deadline_ns) {
             r = 2;
             break;
@@ -143,7 +154,7 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
         if (r == 0) {
             size_t first = out.n;
 
-            r = btc_unwind_symbolize(s->dwfl, s->cap->modules, s->cap->nmodules, &req, &out);
+            r = btc_unwind_symbolize(s->index, s->cap->modules, s->cap->nmodules, &req, &out);
             for (size_t i = first; i < out.n; i++)
                 out.v[i].guessed = f->guessed;
         }

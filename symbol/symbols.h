@@ -13,6 +13,9 @@
 #include <elfutils/libdwfl.h>
 
 #include "capture.h"
+#include "call_sites.h"
+#include "call_sites.h"
+#include "index.h"
 
 struct btc_frame {
     uint64_t pc;        /* the return address or faulting pc, as found on the stack */
@@ -37,6 +40,8 @@ struct btc_symbols {
     struct btc_capture *cap; /* borrowed; its modules get their debug files */
     Dwfl *dwfl;
     bool own_dwfl;
+    struct btc_index *index; /* over dwfl */
+    struct btc_call_sites *call_sites;
     struct btc_sym_thread *threads; /* cap->nthreads */
     size_t nthreads;
     bool modules_done;

@@ -1,7 +1,7 @@
 /* tailcall: see tailcall.h. */
 #include "tailcall.h"
-#include "scopes_at.h"
-#include "units.h"
+#include "call_sites.h"
+#include "index.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -18,7 +18,8 @@
 #define MAX_SITES  4096
 
 struct search {
-    Dwfl *dwfl;
+    struct btc_index *ix;
+    struct btc_call_sites *sites;
     uint64_t callee_entry;
     uint64_t path[MAX_DEPTH];    /* return pcs of the tail-call sites so far, caller side first */
     uint64_t targets[MAX_DEPTH]; /* the functions entered along the path, to stop cycles */
@@ -29,57 +30,11 @@ struct search {
     size_t sites_seen;
 };
 
-static bool
-is_call_site(Dwarf_Die *die)
-{
-    int tag = dwarf_tag(die);
-
-    return tag == DW_TAG_call_site || tag == DW_TAG_GNU_call_site;
-}
-
-/* DWARF 5 names it DW_AT_call_return_pc; the GNU extension used DW_AT_low_pc. */
-static bool
-site_return_pc(Dwarf_Die *site, Dwarf_Addr *ret)
-{
-    Dwarf_Attribute attr;
-
-    if (dwarf_attr(site, DW_AT_call_return_pc, &attr) || dwarf_attr(site, DW_AT_low_pc, &attr))
-        return dwarf_formaddr(&attr, ret) == 0;
-    return false;
-}
-
-static bool
-site_is_tail_call(Dwarf_Die *site)
-{
-    return dwarf_hasattr(site, DW_AT_call_tail_call) || dwarf_hasattr(site, DW_AT_GNU_tail_call);
-}
-
-/* Entry address of the ELF function symbol named @name in @mod. */
-static bool
-symbol_address(Dwfl_Module *mod, const char *name, uint64_t *ret)
-{
-    int n = dwfl_module_getsymtab(mod);
-
-    for (int i = 1; i < n; i++) {
-        GElf_Sym sym;
-        GElf_Addr addr;
-        const char *s = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
-
-        if (s && sym.st_shndx != SHN_UNDEF &&
-            (GELF_ST_TYPE(sym.st_info) == STT_FUNC || GELF_ST_TYPE(sym.st_info) == STT_GNU_IFUNC) &&
-            strcmp(s, name) == 0) {
-            *ret = addr;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The address a direct call site jumps to. Its DW_AT_call_origin is the
  * definition when that is in the same unit, otherwise a declaration, which
  * only names the function (as gdb resolves it, through the symbol table). */
 static bool
-site_target(Dwfl_Module *mod, Dwarf_Addr bias, Dwarf_Die *site, uint64_t *ret)
+site_target(struct btc_index *ix, Dwfl_Module *mod, Dwarf_Addr bias, Dwarf_Die *site, uint64_t *ret)
 {
     Dwarf_Attribute attr;
     Dwarf_Die origin;
@@ -96,94 +51,56 @@ site_target(Dwfl_Module *mod, Dwarf_Addr bias, Dwarf_Die *site, uint64_t *ret)
         return true;
     }
     name = dwarf_formstring(dwarf_attr_integrate(&origin, DW_AT_linkage_name, &attr));
-    if (name && symbol_address(mod, name, ret))
+    if (name && btc_index_symbol_named(ix, mod, name, ret) == 1)
         return true;
     name = dwarf_diename(&origin);
-    return name && symbol_address(mod, name, ret);
+    return name && btc_index_symbol_named(ix, mod, name, ret) == 1;
 }
 
 /* The concrete DW_TAG_subprogram whose code contains @addr, and its bias. */
 static bool
-subprogram_at(Dwfl *dwfl, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_Die *ret_die,
+subprogram_at(struct btc_index *ix, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_Die *ret_die,
               Dwarf_Addr *ret_bias)
 {
-    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
-    Dwarf_Die *scopes = NULL;
-    Dwarf_Die cudie;
-    Dwarf_Addr bias;
+    struct btc_index_at *at = malloc(sizeof(*at));
     bool found = false;
-    int n;
 
-    if (!mod || !btc_unwind_unit_at(mod, addr, &cudie, &bias))
-        return false;
     /* The physical nesting: past inlined subroutines, the function they
      * were inlined into. */
-    n = btc_unwind_scopes_at(&cudie, addr - bias, &scopes);
-    for (int i = 0; i < n && !found; i++) {
-        if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
-            *ret_die = scopes[i];
-            found = true;
-        }
+    if (at && btc_index_lookup(ix, addr, at) == 0 && at->nlevels > 0 &&
+        dwarf_tag(&at->level[at->nlevels - 1].die) == DW_TAG_subprogram) {
+        *ret_mod = at->mod;
+        *ret_die = at->level[at->nlevels - 1].die;
+        *ret_bias = at->bias;
+        found = true;
     }
-    free(scopes);
-    if (found) {
-        *ret_mod = mod;
-        *ret_bias = bias;
-    }
+    free(at);
     return found;
-}
-
-/* Depth-first over @scope's subtree: the call site returning to @ret_pc. */
-static bool
-find_site(Dwarf_Die *scope, Dwarf_Addr ret_pc, Dwarf_Die *ret)
-{
-    Dwarf_Die child;
-
-    if (dwarf_child(scope, &child) != 0)
-        return false;
-    do {
-        Dwarf_Addr pc;
-
-        if (is_call_site(&child)) {
-            if (site_return_pc(&child, &pc) && pc == ret_pc) {
-                *ret = child;
-                return true;
-            }
-        } else if (dwarf_haschildren(&child) && find_site(&child, ret_pc, ret)) {
-            return true;
-        }
-    } while (dwarf_siblingof(&child, &child) == 0);
-    return false;
 }
 
 static void search_from(struct search *s, uint64_t target);
 
-/* Follow every tail-call site in @scope's subtree. */
+/* Follow every tail-call site of function @fn. */
 static void
-follow_tail_sites(struct search *s, Dwfl_Module *mod, Dwarf_Addr bias, Dwarf_Die *scope)
+follow_tail_sites(struct search *s, Dwfl_Module *mod, Dwarf_Addr bias, Dwarf_Die *fn)
 {
-    Dwarf_Die child;
+    const struct btc_call_site *sites;
+    size_t n;
 
-    if (dwarf_child(scope, &child) != 0)
+    if (btc_call_sites_of(s->sites, fn, &sites, &n) < 0)
         return;
-    do {
-        Dwarf_Addr pc;
+    for (size_t i = 0; i < n; i++) {
+        Dwarf_Die site = sites[i].die;
         uint64_t target;
 
         if (s->nchains == MAX_CHAINS || ++s->sites_seen > MAX_SITES)
             return;
-        if (!is_call_site(&child)) {
-            if (dwarf_haschildren(&child))
-                follow_tail_sites(s, mod, bias, &child);
+        if (!sites[i].tail || !site_target(s->ix, mod, bias, &site, &target))
             continue;
-        }
-        if (!site_is_tail_call(&child) || !site_return_pc(&child, &pc) ||
-            !site_target(mod, bias, &child, &target))
-            continue;
-        s->path[s->depth++] = pc + bias;
+        s->path[s->depth++] = sites[i].ret_pc + bias;
         search_from(s, target);
         s->depth--;
-    } while (dwarf_siblingof(&child, &child) == 0);
+    }
 }
 
 /* Record every chain of tail calls that leads from function @target to the
@@ -207,7 +124,7 @@ search_from(struct search *s, uint64_t target)
     for (size_t i = 0; i < s->depth; i++)
         if (s->targets[i] == target)
             return;
-    if (!subprogram_at(s->dwfl, target, &mod, &fn, &bias))
+    if (!subprogram_at(s->ix, target, &mod, &fn, &bias))
         return;
     s->targets[s->depth] = target;
     follow_tail_sites(s, mod, bias, &fn);
@@ -261,33 +178,46 @@ common_sites(const struct search *s, uint64_t **ret_pcs, size_t *ret_n)
 }
 
 int
-btc_unwind_tailcalls(Dwfl *dwfl, uint64_t callee_addr, uint64_t caller_ra, uint64_t **ret_pcs,
-                     size_t *ret_n)
+btc_unwind_tailcalls(struct btc_index *ix, struct btc_call_sites *cache, uint64_t callee_addr,
+                     uint64_t caller_ra, uint64_t **ret_pcs, size_t *ret_n)
 {
     struct search *s;
-    Dwfl_Module *callee_mod = dwfl_addrmodule(dwfl, callee_addr), *mod;
-    Dwarf_Die fn, site;
-    Dwarf_Addr bias;
-    GElf_Off off;
-    GElf_Sym sym;
+    Dwfl_Module *callee_mod = dwfl_addrmodule(btc_index_dwfl(ix), callee_addr), *mod;
+    const struct btc_call_site *sites, *site;
+    Dwarf_Die fn, site_die;
+    size_t nsites;
+    Dwarf_Addr bias, callee_entry;
+    const char *callee_name;
     uint64_t target;
     int r = 0;
 
     *ret_pcs = NULL;
     *ret_n = 0;
-    if (!callee_mod || caller_ra == 0 ||
-        !dwfl_module_addrinfo(callee_mod, callee_addr, &off, &sym, NULL, NULL, NULL))
+    if (!callee_mod || caller_ra == 0)
         return 0;
-    if (!subprogram_at(dwfl, caller_ra - 1, &mod, &fn, &bias) ||
-        !find_site(&fn, caller_ra - bias, &site) || !site_target(mod, bias, &site, &target))
+    r = btc_index_symbol(ix, callee_mod, callee_addr, &callee_name, &callee_entry);
+    if (r <= 0)
+        return r;
+    r = 0;
+    if (!subprogram_at(ix, caller_ra - 1, &mod, &fn, &bias))
         return 0;
-    if (target == callee_addr - off)
+    r = btc_call_sites_of(cache, &fn, &sites, &nsites);
+    if (r < 0)
+        return r;
+    site = btc_call_sites_find(sites, nsites, caller_ra - bias);
+    if (!site)
+        return 0;
+    site_die = site->die;
+    if (!site_target(ix, mod, bias, &site_die, &target))
+        return 0;
+    if (target == callee_entry)
         return 0; /* the caller called the callee itself: nothing is missing */
     s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    s->dwfl = dwfl;
-    s->callee_entry = callee_addr - off;
+    s->ix = ix;
+    s->sites = cache;
+    s->callee_entry = callee_entry;
     search_from(s, target);
     if (s->nchains > 0)
         r = common_sites(s, ret_pcs, ret_n);

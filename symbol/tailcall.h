@@ -11,17 +11,21 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "call_sites.h"
+#include "index.h"
+
 /**
  * The tail-call sites between a callee frame and its caller frame: @callee_addr
  * is an address inside the callee frame's function (its pc, less one when a
  * return address), @caller_ra the caller frame's return address. Each site
  * is reported as the address after its jump, the pc gdb shows for the frame,
  * innermost (nearest the callee) first. When several tail-call paths are
- * possible, only the sites common to all of them are reported.
+ * possible, only the sites common to all of them are reported. Functions'
+ * call sites are read once, into @cache.
  *
  * Returns: 0 and *ret_pcs (free it; NULL when none) and *ret_n, or -ENOMEM.
  */
-int btc_unwind_tailcalls(Dwfl *dwfl, uint64_t callee_addr, uint64_t caller_ra, uint64_t **ret_pcs,
-                         size_t *ret_n);
+int btc_unwind_tailcalls(struct btc_index *ix, struct btc_call_sites *cache, uint64_t callee_addr,
+                         uint64_t caller_ra, uint64_t **ret_pcs, size_t *ret_n);
 
 #endif

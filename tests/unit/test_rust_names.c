@@ -66,7 +66,7 @@ collect(Dwarf_Die *parent, int want_tag, const char *const *want, size_t nwant, 
         if (tag == want_tag && out->n < MAX_NAMES && may_be_wanted(&child, want, nwant)) {
             char *name = NULL;
 
-            assert_int_equal(btc_unwind_die_name(&child, &name), 0);
+            assert_int_equal(btc_unwind_die_name(&child, NULL, NULL, &name), 0);
             if (name)
                 out->v[out->n++] = name;
         }
