@@ -159,6 +159,10 @@ UNITS_LTO = _frames("lto", ("poke", "@fault", True, "lto_store.c"),
                     ("parse_item", "@parse", False, "lto_parse.c"),
                     ("handle", "@handle", True, "lto_parse.c"),
                     ("main", "@main", False, "lto_main.c"))
+LTO_CXX = _frames("lto_cxx", ("geo::Grid<int>::put", "@fault", True, "lto_cxx_grid.cpp"),
+                  ("geo::Painter::stroke", "@stroke", True, "lto_cxx_paint.cpp"),
+                  ("geo::run_scene", "@scene", False, "lto_cxx_paint.cpp"),
+                  ("main", "@main", False, "lto_cxx_main.cpp"))
 # The same units without LTO: only poke() is inlined.
 SPLIT_UNITS = _frames("lto", ("poke", "@fault", True, "lto_store.c"),
                       ("store_value", "@store", False, "lto_store.c"),
@@ -238,14 +242,13 @@ CASES = {
     # gcc -O2 -flto over three units (lto_units.h): every inline frame's
     # DIE refers through DW_AT_abstract_origin into another unit.
     "units_lto": Case("units_lto", expect=UNITS_LTO),
+    # -flto-partition=max: seven units, each function's code in its own.
+    "units_lto_max": Case("units_lto_max", expect=UNITS_LTO),
     # The same in C++ (lto_cxx.h): a member of a class template,
     # instantiated in lto_cxx_grid.cpp, inlined into a method of a class in
     # namespace geo in lto_cxx_paint.cpp; names as gdb gives them.
-    "lto_cxx": Case("lto_cxx", expect=_frames(
-        "lto_cxx", ("geo::Grid<int>::put", "@fault", True, "lto_cxx_grid.cpp"),
-        ("geo::Painter::stroke", "@stroke", True, "lto_cxx_paint.cpp"),
-        ("geo::run_scene", "@scene", False, "lto_cxx_paint.cpp"),
-        ("main", "@main", False, "lto_cxx_main.cpp"))),
+    "lto_cxx": Case("lto_cxx", expect=LTO_CXX),
+    "lto_cxx_dwarf4": Case("lto_cxx_dwarf4", expect=LTO_CXX),
     # -gsplit-dwarf (gcc -O2): the inline blocks are only in the .dwo that
     # the skeleton unit names (progs/<prog>.d/<unit>.dwo), DWARF 5
     # (DW_UT_skeleton, DW_AT_dwo_name) and 4 (GNU: DW_AT_GNU_dwo_name).
@@ -261,6 +264,11 @@ CASES = {
     # split_units instead: the same objects linked the same way, whose
     # code is identical (only the skeletons' comp_dir differ).
     "split_dwp5": Case("split_dwp5", gdb_prog="split_units", expect=SPLIT_UNITS),
+    # clang's .dwo (DWARF 5 and 4), and a .dwp of DWARF 5 by llvm-dwp,
+    # which gdb 13 cannot read either (it crashes): gdb runs split_clang.
+    "split_clang": Case("split_clang", expect=INLINE_FAULT),
+    "split_clang_dwarf4": Case("split_clang_dwarf4", expect=INLINE_FAULT),
+    "split_clang_dwp": Case("split_clang_dwp", gdb_prog="split_clang", expect=INLINE_FAULT),
     # Source lines above 65535 (gen_big_lines.py: inline_fault's program
     # after 70000 lines): gdb keeps only the low 16 bits of an inlined
     # call's DW_AT_call_line, so it shows outer_store at 70014 - 65536 =
