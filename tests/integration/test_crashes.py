@@ -159,6 +159,8 @@ UNITS_LTO = _frames("lto", ("poke", "@fault", True, "lto_store.c"),
                     ("parse_item", "@parse", False, "lto_parse.c"),
                     ("handle", "@handle", True, "lto_parse.c"),
                     ("main", "@main", False, "lto_main.c"))
+BIG_LINES = _frames("big_lines", ("inner_store", "@fault", True), ("outer_store", "@outer", True),
+                    ("crash_here", "@crash_here"), ("main", "@main"))
 LTO_CXX = _frames("lto_cxx", ("geo::Grid<int>::put", "@fault", True, "lto_cxx_grid.cpp"),
                   ("geo::Painter::stroke", "@stroke", True, "lto_cxx_paint.cpp"),
                   ("geo::run_scene", "@scene", False, "lto_cxx_paint.cpp"),
@@ -239,6 +241,10 @@ CASES = {
                                 expect=NULL_WRITE_INLINED),
     "null_write_clang_o2_dwarf4": Case("null_write_clang_o2_dwarf4", gdb_hides_inline=3,
                                        expect=NULL_WRITE_INLINED),
+    # The same with gcc -O2 (main+0x2c again); eu-addr2line -i, which
+    # finds gcc's unit through its .debug_aranges, agrees with
+    # llvm-symbolizer: level3 :13, level2 :19, level1 :25, main :33.
+    "null_write_o2": Case("null_write_o2", gdb_hides_inline=3, expect=NULL_WRITE_INLINED),
     # gcc -O2 -flto over three units (lto_units.h): every inline frame's
     # DIE refers through DW_AT_abstract_origin into another unit.
     "units_lto": Case("units_lto", expect=UNITS_LTO),
@@ -276,9 +282,15 @@ CASES = {
     # DW_AT_call_line 70014 and 70022; llvm-symbolizer agrees). Frame 0's
     # and main's lines come from the line table, which gdb reads right.
     "big_lines": Case("big_lines", generated=True, gdb_truncated_call_lines=(1, 2),
-                      expect=_frames("big_lines", ("inner_store", "@fault", True),
-                                     ("outer_store", "@outer", True),
-                                     ("crash_here", "@crash_here"), ("main", "@main"))),
+                      expect=BIG_LINES),
+    # The same source built by clang (no .debug_aranges): gdb truncates
+    # the same two call lines. clang, run in the build's tests/integration
+    # directory, names the file in its DWARF 5 line table "big_lines.c" in
+    # directory "progs", which is relative to DW_AT_comp_dir
+    # (include_directories[0]): the path is comp_dir/progs/big_lines.c, as
+    # gdb and llvm-symbolizer show it.
+    "big_lines_clang": Case("big_lines_clang", generated=True, gdb_truncated_call_lines=(1, 2),
+                            expect=BIG_LINES),
     # A call through NULL: frame 0 is at pc 0, in no module; its caller is
     # the return address at the stack pointer, marked guessed (issue 11).
     "call_null": Case("call_null", guessed_caller=True, expect=_frames(
