@@ -55,23 +55,13 @@ push(struct build *b, const struct btc_block *blk)
     return 0;
 }
 
-/* gdb's entry pc of a block (gdb 13 ignores DW_AT_entry_pc). */
-static Dwarf_Addr
-entry_of(Dwarf_Die *die, Dwarf_Addr first_lo)
-{
-    Dwarf_Addr lo;
-
-    return dwarf_lowpc(die, &lo) == 0 ? lo : first_lo;
-}
-
 /* Push @die's ranges as blocks under @parent. Returns the span pushed. */
 static int
 push_ranges(struct build *b, Dwarf_Die *die, const struct parent_span *parent,
             struct parent_span *ret)
 {
-    Dwarf_Addr base, lo, hi, first_lo = 0;
+    Dwarf_Addr base, lo, hi;
     ptrdiff_t off = 0;
-    bool first = true;
     int r = 0;
 
     ret->first = b->n;
@@ -81,9 +71,6 @@ push_ranges(struct build *b, Dwarf_Die *die, const struct parent_span *parent,
 
         if (lo >= hi)
             continue;
-        if (first)
-            first_lo = lo;
-        first = false;
         for (size_t i = parent ? parent->first : 0; parent && i < parent->last; i++) {
             if (b->v[i].lo <= lo && lo < b->v[i].hi) {
                 blk.parent = (uint32_t)i;
@@ -96,8 +83,6 @@ push_ranges(struct build *b, Dwarf_Die *die, const struct parent_span *parent,
         r = push(b, &blk);
     }
     ret->last = b->n;
-    for (size_t i = ret->first; i < ret->last; i++)
-        b->v[i].entry = entry_of(die, first_lo);
     return r;
 }
 

@@ -16,7 +16,6 @@
 
 struct btc_block {
     Dwarf_Addr lo, hi; /* [lo, hi), DWARF (module-relative) addresses */
-    Dwarf_Addr entry;  /* gdb's entry pc of the DIE: its low pc or first range */
     Dwarf_Die die;     /* DW_TAG_subprogram, _inlined_subroutine or _entry_point */
     uint32_t parent;   /* the enclosing block, or BTC_BLOCK_NONE for a function */
     uint32_t depth;    /* 0 for a function */

@@ -341,8 +341,7 @@ btc_index_lookup(struct btc_index *ix, Dwarf_Addr addr, struct btc_index_at *ret
     for (blk = btc_blocks_at(unit_blocks(u), addr - m->bias);
          blk && ret->nlevels < BTC_INDEX_MAX_LEVELS;
          blk = blk->parent == BTC_BLOCK_NONE ? NULL : &u->blocks.v[blk->parent]) {
-        ret->level[ret->nlevels].die = blk->die;
-        ret->level[ret->nlevels++].entry = blk->entry;
+        ret->level[ret->nlevels++].die = blk->die;
     }
     return 0;
 }

@@ -31,8 +31,7 @@ struct btc_index_at {
      * then the function they were inlined into (nlevels 0: no DWARF
      * function holds it). */
     struct {
-        Dwarf_Die die;    /* DW_TAG_inlined_subroutine, then _subprogram */
-        Dwarf_Addr entry; /* gdb's entry pc of the block (DWARF address) */
+        Dwarf_Die die; /* DW_TAG_inlined_subroutine, then _subprogram */
     } level[BTC_INDEX_MAX_LEVELS];
     size_t nlevels;
 };

@@ -2,6 +2,7 @@
 #include "symbolize.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,18 +121,37 @@ gdb_line_row(Dwarf_Die *cudie, Dwarf_Addr addr)
     return row;
 }
 
+/* @file as a path: a relative one (clang's DWARF 5 line tables name a
+ * directory relative to the unit's directory, "progs/x.c") is joined to
+ * DW_AT_comp_dir of @cu, as gdb and llvm-symbolizer join them. */
+static char *
+source_path(Dwarf_Die *cu, const char *file)
+{
+    Dwarf_Attribute attr;
+    const char *dir;
+    char *path;
+
+    if (file[0] == '/' || !cu ||
+        !(dir = dwarf_formstring(dwarf_attr_integrate(cu, DW_AT_comp_dir, &attr))) || !*dir)
+        return strdup(file);
+    if (asprintf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", file) < 0)
+        return NULL;
+    return path;
+}
+
 /* The source position of the innermost (possibly inlined) function at
  * @addr, from the line table of the unit @at found. */
 static int
 line_loc(struct btc_index_at *at, Dwarf_Addr addr, struct loc *ret)
 {
     Dwarf_Line *line = NULL;
+    Dwarf_Die *cu = at->has_unit ? &at->lines_cu : NULL;
     const char *file = NULL;
     int lineno = 0, col = 0;
 
     *ret = (struct loc){0};
-    if (at->has_unit)
-        line = gdb_line_row(&at->lines_cu, addr - at->bias);
+    if (cu)
+        line = gdb_line_row(cu, addr - at->bias);
     if (line) {
         file = dwarf_linesrc(line, NULL, NULL);
         dwarf_lineno(line, &lineno);
@@ -140,12 +160,14 @@ line_loc(struct btc_index_at *at, Dwarf_Addr addr, struct loc *ret)
         /* Not in a unit's table (or no CU found): libdwfl's own lookup. */
         Dwfl_Line *dl = dwfl_module_getsrc(at->mod, addr);
 
-        if (dl)
+        if (dl) {
             file = dwfl_lineinfo(dl, NULL, &lineno, &col, NULL, NULL);
+            cu = dwfl_linecu(dl);
+        }
     }
     if (!file)
         return 0;
-    ret->file = strdup(file);
+    ret->file = source_path(cu, file);
     if (!ret->file)
         return -ENOMEM;
     ret->line = lineno;
@@ -173,7 +195,7 @@ call_site_loc(Dwarf_Die *inlined, struct loc *ret)
     dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attr), &line);
     dwarf_formudata(dwarf_attr(inlined, DW_AT_call_column, &attr), &col);
     if (file) {
-        ret->file = strdup(file);
+        ret->file = source_path(&cudie, file);
         if (!ret->file)
             return -ENOMEM;
     }
@@ -217,13 +239,15 @@ function_name(struct btc_index *ix, Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die
     return r;
 }
 
-/* The levels to show, innermost first: the inlined calls at the pc, then
- * the function they were inlined into. @ret_first: the first to show. */
+/* The number of levels to show, innermost first: the inlined calls at
+ * the pc, then the function they were inlined into. A pc at the first
+ * instruction of an inlined block is shown inside it, where the
+ * instruction is (eu-addr2line -i and llvm-symbolizer agree): gdb alone
+ * counts the thread that stopped there as still at the call site. */
 static size_t
-levels(struct btc_index_at *at, const struct btc_unwind_sym_request *req, Dwarf_Addr addr,
-       size_t *ret_first)
+levels(struct btc_index_at *at)
 {
-    size_t n = 0, first = 0;
+    size_t n = 0;
 
     /* The index's chain ends at a function; an entry point, whatever
      * encloses it, is a function too. */
@@ -233,15 +257,6 @@ levels(struct btc_index_at *at, const struct btc_unwind_sym_request *req, Dwarf_
         if (tag != DW_TAG_inlined_subroutine)
             break;
     }
-    /* Like gdb on the thread that stopped: a pc at the very first
-     * instruction of an inlined block counts as still being at its call
-     * site, so that block's frame is not shown and the frame outside it
-     * shows the call. */
-    while (req->skip_entry_inlines && first + 1 < n &&
-           dwarf_tag(&at->level[first].die) == DW_TAG_inlined_subroutine &&
-           at->level[first].entry == addr - at->bias)
-        first++;
-    *ret_first = first;
     return n;
 }
 
@@ -260,7 +275,7 @@ btc_unwind_symbolize(struct btc_index *ix, const struct btc_module *modules, siz
     const char *module;
     struct loc l = {0};
     char *func = NULL;
-    size_t first = 0, n;
+    size_t n;
     int r;
 
     if (!at)
@@ -283,8 +298,8 @@ btc_unwind_symbolize(struct btc_index *ix, const struct btc_module *modules, siz
             free(func);
         goto out;
     }
-    n = levels(at, req, addr, &first);
-    for (size_t i = first; i < n && r == 0; i++) {
+    n = levels(at);
+    for (size_t i = 0; i < n && r == 0; i++) {
         Dwarf_Die *die = &at->level[i].die;
 
         /* The innermost level is where the pc is; each outer level is where

@@ -30,9 +30,6 @@ struct btc_unwind_sym_request {
      * function at @pc, inlined or not: gdb's view of a frame recovered from
      * a tail call. */
     bool expand_inlines;
-    /* Hide inlined blocks whose first instruction is @pc, as gdb does for
-     * the thread that stopped (the crashing thread's first frame). */
-    bool skip_entry_inlines;
 };
 
 /**

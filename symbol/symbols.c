@@ -140,7 +140,6 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
             .pc = f->pc,
             .activation = f->activation,
             .expand_inlines = true,
-            .skip_entry_inlines = raw->fault && k == 0,
         };
 
         /* Checked per frame: a frame costs binary searches, but the first
