@@ -1,0 +1,546 @@
+/* symbol/dwp.c on packages built from tests/unit/dwp by gcc (DWARF 4,
+ * binutils dwp; DWARF 5, llvm-dwp) and clang (DWARF 5, llvm-dwp), whose
+ * .dwo files were removed after packing: every answer comes from the .dwp.
+ * Addresses are checked against the executable's symbol table, lines
+ * against tests/unit/dwp/prog.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <gelf.h>
+
+#include "dwp.h"
+
+struct prog {
+    int fd;
+    Dwarf *dw;
+    char exe[512];
+    char dwp[512];
+};
+
+static void
+prog_open(struct prog *p, const char *name)
+{
+    snprintf(p->exe, sizeof(p->exe), "%s/%s/prog", BTC_DWP_PROGS, name);
+    snprintf(p->dwp, sizeof(p->dwp), "%s/%s/prog.dwp", BTC_DWP_PROGS, name);
+    p->fd = open(p->exe, O_RDONLY | O_CLOEXEC);
+    assert_true(p->fd >= 0);
+    p->dw = dwarf_begin(p->fd, DWARF_C_READ);
+    assert_non_null(p->dw);
+}
+
+static void
+prog_close(struct prog *p)
+{
+    dwarf_end(p->dw);
+    close(p->fd);
+}
+
+/* The skeleton of the unit whose DW_AT_name ends in @file. */
+static bool
+skeleton(struct prog *p, const char *file, Dwarf_Die *ret, uint64_t *ret_id)
+{
+    Dwarf_CU *cu = NULL;
+    uint8_t unit_type;
+    Dwarf_Die cudie;
+
+    while (dwarf_get_units(p->dw, cu, &cu, NULL, &unit_type, &cudie, NULL) == 0) {
+        const char *name = dwarf_diename(&cudie);
+        size_t n = strlen(file);
+
+        /* The skeleton has no DW_AT_name; its dwo name says the file. */
+        Dwarf_Attribute a;
+        if (!name &&
+            (dwarf_attr(&cudie, DW_AT_dwo_name, &a) || dwarf_attr(&cudie, DW_AT_GNU_dwo_name, &a)))
+            name = dwarf_formstring(&a);
+        if (unit_type == DW_UT_skeleton && name && strlen(name) >= n &&
+            strcmp(name + strlen(name) - n, file) == 0) {
+            assert_int_equal(dwarf_cu_info(cu, NULL, NULL, NULL, NULL, ret_id, NULL, NULL), 0);
+            *ret = cudie;
+            return true;
+        }
+    }
+    return false;
+}
+
+static GElf_Addr
+symbol_value(struct prog *p, const char *name)
+{
+    Elf *elf = dwarf_getelf(p->dw);
+    Elf_Scn *scn = NULL;
+
+    while ((scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh;
+        Elf_Data *d;
+
+        gelf_getshdr(scn, &sh);
+        if (sh.sh_type != SHT_SYMTAB)
+            continue;
+        d = elf_getdata(scn, NULL);
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+            GElf_Sym sym;
+            gelf_getsym(d, (int)i, &sym);
+            const char *n = elf_strptr(elf, sh.sh_link, sym.st_name);
+            if (n && strcmp(n, name) == 0)
+                return sym.st_value;
+        }
+    }
+    fail_msg("no symbol %s", name);
+    return 0;
+}
+
+/* Depth-first search below @die for a DIE with @tag whose (integrated)
+ * name is @name. */
+static bool
+find_die(Dwarf_Die *die, int tag, const char *name, Dwarf_Die *ret)
+{
+    Dwarf_Die child;
+
+    if (dwarf_child(die, &child) != 0)
+        return false;
+    do {
+        Dwarf_Attribute a;
+        const char *n = dwarf_formstring(dwarf_attr_integrate(&child, DW_AT_name, &a));
+
+        if (dwarf_tag(&child) == tag && n && strcmp(n, name) == 0) {
+            *ret = child;
+            return true;
+        }
+        if (find_die(&child, tag, name, ret))
+            return true;
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return false;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    return s && strlen(s) >= strlen(suffix) && !strcmp(s + strlen(s) - strlen(suffix), suffix);
+}
+
+/* The first address of @die: its low pc or the start of its first
+ * non-empty range (gcc emits empty ones, e.g. [0x1150, 0x1150)). */
+static Dwarf_Addr
+first_pc(Dwarf_Die *die)
+{
+    Dwarf_Addr base, start, end;
+    ptrdiff_t off = 0;
+
+    if (dwarf_lowpc(die, &start) == 0)
+        return start;
+    while ((off = dwarf_ranges(die, off, &base, &start, &end)) > 0)
+        if (start < end)
+            return start;
+    fail_msg("no range: %s", dwarf_errmsg(-1));
+    return 0;
+}
+
+static void
+check_package(const char *name, const char *producer)
+{
+    struct prog p;
+    struct btc_dwp *dwp;
+    Dwarf_Die skel, cu, cu2, outer, inlined, other, origin, *scopes;
+    Dwarf_Attribute a;
+    Dwarf *dw, *dw2;
+    Dwarf_Lines *lines;
+    Dwarf_Line *line;
+    Dwarf_Word call_line;
+    Dwarf_Addr pc, outer_pc;
+    uint64_t id;
+    size_t nlines;
+    int nscopes, lineno;
+
+    prog_open(&p, name);
+    assert_int_equal(btc_dwp_open(p.dwp, &dwp), 0);
+
+    /* prog.c: functions, strings, addresses through the skeleton. */
+    assert_true(skeleton(&p, "prog.dwo", &skel, &id));
+    assert_int_equal(btc_dwp_unit(dwp, id, &skel, &dw, &cu), 0);
+    assert_true(ends_with(dwarf_diename(&cu), "prog.c"));
+    assert_non_null(strstr(dwarf_formstring(dwarf_attr(&cu, DW_AT_producer, &a)), producer));
+    assert_true(find_die(&cu, DW_TAG_subprogram, "dwp_outer", &outer));
+    assert_true(dwarf_hasattr(&outer, DW_AT_low_pc));
+    outer_pc = first_pc(&outer);
+    assert_int_equal(outer_pc, symbol_value(&p, "dwp_outer"));
+    assert_true(ends_with(dwarf_decl_file(&outer), "prog.c"));
+    assert_int_equal(dwarf_decl_line(&outer, &lineno), 0);
+    assert_int_equal(lineno, 14);
+
+    /* The inlined call: origin, call site, scopes by pc (its ranges). */
+    assert_true(find_die(&outer, DW_TAG_inlined_subroutine, "dwp_inner", &inlined));
+    assert_non_null(dwarf_formref_die(dwarf_attr(&inlined, DW_AT_abstract_origin, &a), &origin));
+    assert_string_equal(dwarf_diename(&origin), "dwp_inner");
+    assert_int_equal(dwarf_formudata(dwarf_attr(&inlined, DW_AT_call_line, &a), &call_line), 0);
+    assert_int_equal(call_line, 16);
+    {
+        Dwarf_Files *files;
+        Dwarf_Word idx;
+        size_t nfiles;
+        assert_int_equal(dwarf_formudata(dwarf_attr(&inlined, DW_AT_call_file, &a), &idx), 0);
+        assert_int_equal(dwarf_getsrcfiles(&cu, &files, &nfiles), 0);
+        assert_true(idx < nfiles);
+        assert_true(ends_with(dwarf_filesrc(files, idx, NULL, NULL), "prog.c"));
+    }
+    pc = first_pc(&inlined);
+    /* By pc: the inlined instance, then (libdw's way, as on a build
+     * without split DWARF) the scopes of its abstract origin: the CU. */
+    assert_int_equal(dwarf_haspc(&outer, pc), 1);
+    nscopes = dwarf_getscopes(&cu, pc, &scopes);
+    assert_int_equal(nscopes, 2);
+    assert_int_equal(dwarf_tag(&scopes[0]), DW_TAG_inlined_subroutine);
+    assert_string_equal(dwarf_diename(&scopes[0]), "dwp_inner");
+    assert_int_equal(dwarf_tag(&scopes[1]), DW_TAG_compile_unit);
+    assert_true(ends_with(dwarf_diename(&scopes[1]), "prog.c"));
+    free(scopes);
+    nscopes = dwarf_getscopes_die(&inlined, &scopes);
+    assert_true(nscopes >= 3);
+    assert_int_equal(dwarf_dieoffset(&scopes[1]), dwarf_dieoffset(&outer));
+    free(scopes);
+
+    /* Line table: the skeleton's line program, reached from the split. */
+    assert_int_equal(dwarf_getsrclines(&cu, &lines, &nlines), 0);
+    assert_true(nlines > 4);
+    line = dwarf_getsrc_die(&cu, pc);
+    assert_non_null(line);
+    assert_int_equal(dwarf_lineno(line, &lineno), 0);
+    assert_int_equal(lineno, 10);
+    assert_true(ends_with(dwarf_linesrc(line, NULL, NULL), "prog.c"));
+
+    /* The same unit again is the same unit. */
+    assert_int_equal(btc_dwp_unit(dwp, id, &skel, &dw2, &cu2), 0);
+    assert_ptr_equal(dw, dw2);
+    assert_int_equal(dwarf_dieoffset(&cu), dwarf_dieoffset(&cu2));
+
+    /* other.c: the package's second unit. */
+    assert_true(skeleton(&p, "other.dwo", &skel, &id));
+    assert_int_equal(btc_dwp_unit(dwp, id, &skel, &dw2, &cu2), 0);
+    assert_ptr_not_equal(dw, dw2);
+    assert_true(ends_with(dwarf_diename(&cu2), "other.c"));
+    assert_true(find_die(&cu2, DW_TAG_subprogram, "dwp_other", &other));
+    assert_int_equal(first_pc(&other), symbol_value(&p, "dwp_other"));
+    line = dwarf_getsrc_die(&cu2, first_pc(&other));
+    assert_non_null(line);
+    assert_int_equal(dwarf_lineno(line, &lineno), 0);
+    assert_int_equal(lineno, 5); /* 4 and 5 share the address: llvm-symbolizer and gdb say 5 */
+
+    /* No such unit. */
+    assert_int_equal(btc_dwp_unit(dwp, id ^ 1, &skel, &dw2, &cu2), -ENOENT);
+
+    btc_dwp_free(dwp);
+    prog_close(&p);
+}
+
+static void
+test_gcc_dwarf4(void **state)
+{
+    (void)state;
+    check_package("gcc4", "GNU C");
+}
+
+static void
+test_gcc_dwarf5(void **state)
+{
+    (void)state;
+    check_package("gcc5", "GNU C");
+}
+
+static void
+test_clang_dwarf5(void **state)
+{
+    (void)state;
+    check_package("clang5", "clang");
+}
+
+/* The package's bytes and where its sections lie in them. */
+struct image {
+    uint8_t *b;
+    size_t n;
+    size_t index_off, index_size, stroff_off, stroff_size;
+};
+
+static void
+image_load(struct image *im, const char *name)
+{
+    char path[512];
+    int fd;
+    Elf *elf;
+    Elf_Scn *scn = NULL;
+    size_t shstrndx;
+
+    snprintf(path, sizeof(path), "%s/%s/prog.dwp", BTC_DWP_PROGS, name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    im->n = (size_t)lseek(fd, 0, SEEK_END);
+    im->b = malloc(im->n);
+    assert_non_null(im->b);
+    assert_int_equal(pread(fd, im->b, im->n, 0), (ssize_t)im->n);
+    elf_version(EV_CURRENT);
+    elf = elf_memory((char *)im->b, im->n);
+    assert_non_null(elf);
+    assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+    while ((scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh;
+        gelf_getshdr(scn, &sh);
+        const char *n = elf_strptr(elf, shstrndx, sh.sh_name);
+        if (!strcmp(n, ".debug_cu_index")) {
+            im->index_off = sh.sh_offset;
+            im->index_size = sh.sh_size;
+        } else if (!strcmp(n, ".debug_str_offsets.dwo")) {
+            im->stroff_off = sh.sh_offset;
+            im->stroff_size = sh.sh_size;
+        }
+    }
+    elf_end(elf);
+    close(fd);
+    assert_true(im->index_size >= 16 && im->stroff_size > 0);
+}
+
+/* Write @im to a temporary file and open it as a package. */
+static int
+open_image(const struct image *im, struct btc_dwp **ret)
+{
+    char path[] = "/tmp/btc-test-dwp-XXXXXX";
+    int fd = mkstemp(path), r;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, im->b, im->n), (ssize_t)im->n);
+    close(fd);
+    r = btc_dwp_open(path, ret);
+    unlink(path);
+    return r;
+}
+
+static void
+put32(struct image *im, size_t off, uint32_t v)
+{
+    assert_true(off + 4 <= im->index_size);
+    memcpy(im->b + im->index_off + off, &v, 4);
+}
+
+static uint32_t
+get32(const struct image *im, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, im->b + im->index_off + off, 4);
+    return v;
+}
+
+/* One corruption of the index, applied to a fresh copy: -EINVAL. */
+static void
+check_bad_index(const char *name, void (*corrupt)(struct image *))
+{
+    struct image im;
+    struct btc_dwp *dwp = NULL;
+
+    image_load(&im, name);
+    assert_int_equal(open_image(&im, &dwp), 0); /* unchanged: fine */
+    btc_dwp_free(dwp);
+    corrupt(&im);
+    assert_int_equal(open_image(&im, &dwp), -EINVAL);
+    free(im.b);
+}
+
+/* Index header: version, columns, units, slots (DWARF 5 7.3.5.3). */
+static void
+bad_version(struct image *im)
+{
+    put32(im, 0, 3);
+}
+
+static void
+bad_slots_not_power_of_2(struct image *im)
+{
+    put32(im, 12, 3);
+}
+
+static void
+bad_units_over_slots(struct image *im)
+{
+    put32(im, 8, get32(im, 12) + 1);
+}
+
+static void
+bad_no_columns(struct image *im)
+{
+    put32(im, 4, 0);
+}
+
+static void
+bad_tables_past_end(struct image *im)
+{
+    put32(im, 12, 1u << 30);
+}
+
+static size_t
+column_ids_off(const struct image *im)
+{
+    return 16 + (size_t)get32(im, 12) * 12;
+}
+
+static void
+bad_column_id(struct image *im)
+{
+    put32(im, column_ids_off(im), 99);
+}
+
+static void
+bad_column_twice(struct image *im)
+{
+    put32(im, column_ids_off(im) + 4, get32(im, column_ids_off(im)));
+}
+
+static void
+bad_row_number(struct image *im)
+{
+    uint32_t slots = get32(im, 12);
+
+    for (uint32_t s = 0; s < slots; s++)
+        if (get32(im, 16 + (size_t)slots * 8 + s * 4) != 0) {
+            put32(im, 16 + (size_t)slots * 8 + s * 4, get32(im, 8) + 1);
+            return;
+        }
+    fail();
+}
+
+static void
+bad_contribution_offset(struct image *im)
+{
+    /* First unit, first column: offset far past its section. */
+    put32(im, column_ids_off(im) + get32(im, 4) * 4, 0xfffff000);
+}
+
+static void
+bad_contribution_size(struct image *im)
+{
+    size_t sizes = column_ids_off(im) + get32(im, 4) * 4 + (size_t)get32(im, 8) * get32(im, 4) * 4;
+
+    put32(im, sizes, 0xffffffff);
+}
+
+static void
+bad_truncated(struct image *im)
+{
+    put32(im, 4, 8); /* more columns than the section holds for the units */
+    put32(im, 8, get32(im, 12));
+}
+
+#define BAD(fn)                                                                                    \
+    static void test_##fn(void **state)                                                            \
+    {                                                                                              \
+        (void)state;                                                                               \
+        check_bad_index("gcc4", fn);                                                               \
+        check_bad_index("gcc5", fn);                                                               \
+    }
+BAD(bad_version)
+BAD(bad_slots_not_power_of_2)
+BAD(bad_units_over_slots)
+BAD(bad_no_columns)
+BAD(bad_tables_past_end)
+BAD(bad_column_id)
+BAD(bad_column_twice)
+BAD(bad_row_number)
+BAD(bad_contribution_offset)
+BAD(bad_contribution_size)
+BAD(bad_truncated)
+
+/* String offsets that point past .debug_str.dwo: the unit is refused, not
+ * read out of bounds. */
+static void
+check_bad_str_offsets(const char *name)
+{
+    struct image im;
+    struct btc_dwp *dwp;
+    struct prog p;
+    Dwarf_Die skel, cu;
+    Dwarf *dw;
+    uint64_t id;
+
+    image_load(&im, name);
+    memset(im.b + im.stroff_off, 0xff, im.stroff_size);
+    assert_int_equal(open_image(&im, &dwp), 0);
+    prog_open(&p, name);
+    assert_true(skeleton(&p, "prog.dwo", &skel, &id));
+    assert_int_equal(btc_dwp_unit(dwp, id, &skel, &dw, &cu), -EINVAL);
+    btc_dwp_free(dwp);
+    prog_close(&p);
+    free(im.b);
+}
+
+static void
+test_bad_str_offsets(void **state)
+{
+    (void)state;
+    check_bad_str_offsets("gcc4");
+    check_bad_str_offsets("gcc5");
+}
+
+static void
+test_not_a_package(void **state)
+{
+    struct btc_dwp *dwp;
+    char path[512];
+
+    (void)state;
+    /* An ELF file without .debug_cu_index, and no ELF file at all. */
+    snprintf(path, sizeof(path), "%s/gcc4/prog", BTC_DWP_PROGS);
+    assert_int_equal(btc_dwp_open(path, &dwp), -EINVAL);
+    snprintf(path, sizeof(path), "%s/../../../CMakeCache.txt", BTC_DWP_PROGS);
+    assert_int_equal(btc_dwp_open(path, &dwp), -EINVAL);
+    assert_int_equal(btc_dwp_open("/nonexistent/prog.dwp", &dwp), -ENOENT);
+}
+
+static void
+test_find(void **state)
+{
+    char exe[512], dbg[512], *path;
+
+    (void)state;
+    snprintf(exe, sizeof(exe), "%s/gcc4/prog", BTC_DWP_PROGS);
+    assert_int_equal(btc_dwp_find(exe, NULL, &path), 0);
+    assert_true(ends_with(path, "/gcc4/prog.dwp"));
+    free(path);
+    /* A debug file "<name>.debug" finds "<name>.dwp" beside it. */
+    snprintf(dbg, sizeof(dbg), "%s/gcc5/prog.debug", BTC_DWP_PROGS);
+    assert_int_equal(btc_dwp_find("/nonexistent/prog", dbg, &path), 0);
+    assert_true(ends_with(path, "/gcc5/prog.dwp"));
+    free(path);
+    assert_int_equal(btc_dwp_find("/nonexistent/prog", NULL, &path), -ENOENT);
+    assert_int_equal(btc_dwp_find(NULL, NULL, &path), -ENOENT);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gcc_dwarf4),
+        cmocka_unit_test(test_gcc_dwarf5),
+        cmocka_unit_test(test_clang_dwarf5),
+        cmocka_unit_test(test_bad_version),
+        cmocka_unit_test(test_bad_slots_not_power_of_2),
+        cmocka_unit_test(test_bad_units_over_slots),
+        cmocka_unit_test(test_bad_no_columns),
+        cmocka_unit_test(test_bad_tables_past_end),
+        cmocka_unit_test(test_bad_column_id),
+        cmocka_unit_test(test_bad_column_twice),
+        cmocka_unit_test(test_bad_row_number),
+        cmocka_unit_test(test_bad_contribution_offset),
+        cmocka_unit_test(test_bad_contribution_size),
+        cmocka_unit_test(test_bad_truncated),
+        cmocka_unit_test(test_bad_str_offsets),
+        cmocka_unit_test(test_not_a_package),
+        cmocka_unit_test(test_find),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
