@@ -550,7 +550,7 @@ unit_extent(const Elf_Data *d, uint64_t off, uint64_t *ret_size)
 
 /* The .dwo of unit @row: its contributions, with strings compacted. */
 static int
-build_split(struct btc_dwp *p, uint32_t row, int fd)
+build_split(struct btc_dwp *p, uint32_t row, const struct buf *rnglists, int fd)
 {
     struct sect s[MAX_SECTS];
     struct buf so = {0}, str = {0};
@@ -563,7 +563,7 @@ build_split(struct btc_dwp *p, uint32_t row, int fd)
         enum kind k = p->cols[c];
         uint64_t off, size;
 
-        if (k == K_OTHER)
+        if (k == K_OTHER || (k == K_RNGLISTS && rnglists->n))
             continue;
         contribution(p, row, c, &off, &size);
         if (size == 0)
@@ -579,6 +579,8 @@ build_split(struct btc_dwp *p, uint32_t row, int fd)
         }
         s[n++] = (struct sect){kind_names[k], (const uint8_t *)p->sect[k]->d_buf + off, size};
     }
+    if (rnglists->n)
+        s[n++] = (struct sect){kind_names[K_RNGLISTS], rnglists->p, rnglists->n};
     /* The unit header: offset size, and a version libdw will read. */
     if (!info || info_size < 11)
         return -EINVAL;
@@ -626,7 +628,14 @@ struct skel_info {
     Dwarf_Word addr_base, ranges_base, stmt_list;
     Elf_Data *addr, *ranges, *line, *line_str;
     Elf *elf;
+    /* The skeleton's own ranges, the unit's code: [start, end) pairs. */
+    Dwarf_Addr *cu_ranges;
+    size_t n_cu_ranges;
 };
+
+/* A hostile range list is finite (each entry moves on through the section)
+ * but can be long: beyond this many ranges the copy has none. */
+#define MAX_CU_RANGES 65536
 
 static bool
 attr_udata(Dwarf_Die *die, unsigned name, Dwarf_Word *ret)
@@ -634,6 +643,107 @@ attr_udata(Dwarf_Die *die, unsigned name, Dwarf_Word *ret)
     Dwarf_Attribute a;
 
     return dwarf_attr(die, name, &a) && dwarf_formudata(&a, ret) == 0;
+}
+
+/* The skeleton's ranges, from libdw: the skeleton DIE's are right, which
+ * the split DIE's are not in 0.188 (see build_ranges). A failure leaves the
+ * copy without ranges, as does an empty list. */
+static int
+read_cu_ranges(Dwarf_Die *skel, struct skel_info *si)
+{
+    Dwarf_Addr base, start, end;
+    ptrdiff_t off = 0;
+    size_t cap = 0;
+
+    while ((off = dwarf_ranges(skel, off, &base, &start, &end)) > 0) {
+        if (start >= end)
+            continue;
+        if (si->n_cu_ranges == MAX_CU_RANGES) {
+            si->n_cu_ranges = 0;
+            break;
+        }
+        if (si->n_cu_ranges == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            Dwarf_Addr *nr = realloc(si->cu_ranges, ncap * 2 * sizeof(*nr));
+
+            if (!nr)
+                return -ENOMEM;
+            si->cu_ranges = nr;
+            cap = ncap;
+        }
+        si->cu_ranges[2 * si->n_cu_ranges] = start;
+        si->cu_ranges[2 * si->n_cu_ranges + 1] = end;
+        si->n_cu_ranges++;
+    }
+    if (off < 0)
+        si->n_cu_ranges = 0;
+    return 0;
+}
+
+/* The range list sections of the copies, with the skeleton's ranges at
+ * @ret_off (when it has any):
+ * - DWARF 4: the skeleton copy's .debug_ranges, the real one's from
+ *   ranges_base on (split DIEs' ranges are offsets from there), and then
+ *   the skeleton's list, absolute (a base address selection entry first).
+ * - DWARF 5: the split unit's .debug_rnglists.dwo contribution (or a
+ *   header when it has none), and then the skeleton's list, given to both
+ *   copies. Both, because libdw 0.188's dwarf_ranges on a split unit DIE
+ *   reads the skeleton's DW_AT_ranges offset in the split unit's section
+ *   when that exists, and in the skeleton's otherwise.
+ */
+static int
+build_ranges(const struct btc_dwp *p, uint32_t row, const struct skel_info *si, struct buf *ret,
+             uint64_t *ret_off)
+{
+    size_t as = si->addr_size;
+
+    if (si->version < 5) {
+        uint64_t base = si->has_ranges ? si->ranges_base : 0;
+
+        if (si->ranges && base > si->ranges->d_size)
+            return -EINVAL;
+        if (si->ranges && si->ranges->d_size > base)
+            put(ret, (const uint8_t *)si->ranges->d_buf + base, si->ranges->d_size - base);
+        *ret_off = ret->n;
+        if (si->n_cu_ranges) {
+            put_u(ret, as == 4 ? UINT32_MAX : UINT64_MAX, as);
+            put_u(ret, 0, as);
+            for (size_t i = 0; i < 2 * si->n_cu_ranges; i++)
+                put_u(ret, si->cu_ranges[i], as);
+            put_u(ret, 0, as);
+            put_u(ret, 0, as);
+        }
+    } else {
+        for (uint32_t c = 0; c < p->ncols; c++) {
+            uint64_t off, size;
+
+            if (p->cols[c] != K_RNGLISTS)
+                continue;
+            contribution(p, row, c, &off, &size);
+            put(ret, (const uint8_t *)p->sect[K_RNGLISTS]->d_buf + off, size);
+        }
+        if (!si->n_cu_ranges)
+            return ret->oom ? -ENOMEM : 0;
+        if (ret->n == 0) {
+            /* unit_length, version, address size, segment selector size,
+             * offset entry count; the length covers the list below. */
+            put_u(ret, 8 + si->n_cu_ranges * (1 + 2 * as) + 1, 4);
+            put_u(ret, 5, 2);
+            put_u(ret, as, 1);
+            put_u(ret, 0, 1);
+            put_u(ret, 0, 4);
+        }
+        *ret_off = ret->n;
+        for (size_t i = 0; i < si->n_cu_ranges; i++) {
+            put_u(ret, DW_RLE_start_end, 1);
+            put_u(ret, si->cu_ranges[2 * i], as);
+            put_u(ret, si->cu_ranges[2 * i + 1], as);
+        }
+        put_u(ret, DW_RLE_end_of_list, 1);
+    }
+    if (ret->n > UINT32_MAX)
+        return -EFBIG;
+    return ret->oom ? -ENOMEM : 0;
 }
 
 static int
@@ -668,14 +778,15 @@ read_skeleton(Dwarf_Die *skel, struct skel_info *si)
         (r = find_section(si->elf, ".debug_line", &si->line)) < 0 ||
         (r = find_section(si->elf, ".debug_line_str", &si->line_str)) < 0)
         return r;
-    return 0;
+    return read_cu_ranges(skel, si);
 }
 
 /* The skeleton copy: one unit without children naming @dwo_path, with the
  * real skeleton's slice of .debug_addr and .debug_line at offset 0 (or its
  * 8-byte header) and DWARF 4's .debug_ranges from ranges_base on. */
 static int
-build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path, int fd)
+build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path,
+               const struct buf *ranges, uint64_t ranges_off, int fd)
 {
     struct buf abbrev = {0}, info = {0};
     struct sect s[MAX_SECTS];
@@ -703,9 +814,6 @@ build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path
         if (r < 0)
             return r;
     }
-    if (!v5 && si->has_ranges && si->ranges && si->ranges_base > si->ranges->d_size)
-        return -EINVAL;
-
     put_uleb(&abbrev, 1);
     put_uleb(&abbrev, v5 ? DW_TAG_skeleton_unit : DW_TAG_compile_unit);
     put_u(&abbrev, DW_CHILDREN_no, 1);
@@ -729,6 +837,10 @@ build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path
     }
     put_uleb(&abbrev, DW_AT_low_pc);
     put_uleb(&abbrev, DW_FORM_addr);
+    if (si->n_cu_ranges) {
+        put_uleb(&abbrev, DW_AT_ranges);
+        put_uleb(&abbrev, DW_FORM_sec_offset);
+    }
     if (line_size) {
         put_uleb(&abbrev, DW_AT_stmt_list);
         put_uleb(&abbrev, DW_FORM_sec_offset);
@@ -759,6 +871,8 @@ build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path
     if (!v5)
         put_u(&info, 0, 4);
     put_u(&info, si->low_pc, si->addr_size);
+    if (si->n_cu_ranges)
+        put_u(&info, ranges_off, 4);
     if (line_size)
         put_u(&info, 0, 4);
     if (abbrev.oom || info.oom) {
@@ -782,13 +896,8 @@ build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path
         if (si->line_str && si->line_str->d_size)
             s[n++] = (struct sect){".debug_line_str", si->line_str->d_buf, si->line_str->d_size};
     }
-    if (!v5 && si->ranges) {
-        uint64_t base = si->has_ranges ? si->ranges_base : 0;
-
-        if (si->ranges->d_size > base)
-            s[n++] = (struct sect){".debug_ranges", (const uint8_t *)si->ranges->d_buf + base,
-                                   si->ranges->d_size - base};
-    }
+    if (ranges->n)
+        s[n++] = (struct sect){v5 ? ".debug_rnglists" : ".debug_ranges", ranges->p, ranges->n};
     r = write_elf(fd, si->elf, s, n);
 out:
     free(abbrev.p);
@@ -801,6 +910,8 @@ static int
 load_unit(struct btc_dwp *p, uint32_t row, uint64_t dwo_id, Dwarf_Die *skel, struct unit *u)
 {
     struct skel_info si;
+    struct buf ranges = {0}, no_ranges = {0};
+    uint64_t ranges_off = 0;
     char dwo_path[64];
     int split_fd = -1, skel_fd = -1, r;
     Dwarf *dw = NULL;
@@ -810,18 +921,21 @@ load_unit(struct btc_dwp *p, uint32_t row, uint64_t dwo_id, Dwarf_Die *skel, str
 
     r = read_skeleton(skel, &si);
     if (r < 0)
-        return r;
+        goto out;
+    r = build_ranges(p, row, &si, &ranges, &ranges_off);
+    if (r < 0)
+        goto out;
     split_fd = memfd_create("btcrash-dwo", MFD_CLOEXEC);
     skel_fd = memfd_create("btcrash-skeleton", MFD_CLOEXEC);
     if (split_fd < 0 || skel_fd < 0) {
         r = -errno;
         goto out;
     }
-    r = build_split(p, row, split_fd);
+    r = build_split(p, row, si.version == 5 ? &ranges : &no_ranges, split_fd);
     if (r < 0)
         goto out;
     snprintf(dwo_path, sizeof(dwo_path), "/proc/self/fd/%d", split_fd);
-    r = build_skeleton(&si, dwo_id, dwo_path, skel_fd);
+    r = build_skeleton(&si, dwo_id, dwo_path, &ranges, ranges_off, skel_fd);
     if (r < 0)
         goto out;
     dw = dwarf_begin(skel_fd, DWARF_C_READ);
@@ -866,6 +980,8 @@ out:
         close(split_fd);
     if (skel_fd >= 0)
         close(skel_fd);
+    free(ranges.p);
+    free(si.cu_ranges);
     return r;
 }
 

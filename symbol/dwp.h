@@ -34,14 +34,15 @@ int btc_dwp_open(const char *path, struct btc_dwp **ret);
  * dwarf_child/dwarf_siblingof, dwarf_diename, string forms
  * (DW_FORM_strx*, DW_FORM_GNU_str_index), dwarf_formref_die,
  * dwarf_attr_integrate, addresses (DW_FORM_addrx*, DW_FORM_GNU_addr_index,
- * through the skeleton's .debug_addr), dwarf_lowpc/highpc/ranges of DIEs
- * in the unit (DWARF 4 ranges through the skeleton's .debug_ranges, DWARF 5
- * ones in the package), dwarf_getscopes/dwarf_getscopes_die, dwarf_decl_file
- * and DW_AT_call_file (the package's .debug_line.dwo file table), and
- * dwarf_getsrclines (the skeleton's line program).
- * What does not: the ranges of @ret_cu itself (ask @skeleton instead: the
- * copy of the skeleton has only its low pc), DW_FORM_ref_sig8 (type units
- * are not read), and .debug_macro.
+ * through the skeleton's .debug_addr), dwarf_lowpc/highpc/ranges/haspc
+ * (DWARF 4 ranges through the skeleton's .debug_ranges, DWARF 5 ones in the
+ * package; those of @ret_cu itself are @skeleton's, as libdw reads them
+ * from @skeleton), dwarf_getscopes/dwarf_getscopes_die, dwarf_decl_file and
+ * DW_AT_call_file (the package's .debug_line.dwo file table), and
+ * dwarf_getsrclines/dwarf_getsrc_die (the skeleton's line program).
+ * What does not: DW_FORM_ref_sig8 (type units are not read), .debug_macro,
+ * and location lists of DWARF 4's .debug_loc.dwo beyond what libdw 0.188
+ * itself reads in .dwo files.
  *
  * Returns: 0; -ENOENT when the package has no unit @dwo_id; -EINVAL when
  * the unit or the skeleton is malformed or libdw does not accept them;

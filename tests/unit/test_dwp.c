@@ -1,5 +1,5 @@
 /* symbol/dwp.c on packages built from tests/unit/dwp by gcc (DWARF 4,
- * binutils dwp; DWARF 5, llvm-dwp) and clang (DWARF 5, llvm-dwp), whose
+ * binutils dwp; DWARF 5, llvm-dwp) and clang (the same), whose
  * .dwo files were removed after packing: every answer comes from the .dwp.
  * Addresses are checked against the executable's symbol table, lines
  * against tests/unit/dwp/prog.c. */
@@ -145,6 +145,32 @@ first_pc(Dwarf_Die *die)
     return 0;
 }
 
+/* @split's ranges (through libdw's dwarf_ranges) are @skel's, non-empty. */
+static void
+check_same_ranges(Dwarf_Die *split, Dwarf_Die *skel)
+{
+    Dwarf_Addr base, s1, e1, s2, e2;
+    ptrdiff_t o1 = 0, o2 = 0;
+    int n = 0;
+
+    for (;;) {
+        do
+            o1 = dwarf_ranges(split, o1, &base, &s1, &e1);
+        while (o1 > 0 && s1 == e1);
+        do
+            o2 = dwarf_ranges(skel, o2, &base, &s2, &e2);
+        while (o2 > 0 && s2 == e2);
+        assert_true(o1 >= 0 && o2 >= 0);
+        assert_int_equal(o1 > 0, o2 > 0);
+        if (o1 == 0)
+            break;
+        assert_int_equal(s1, s2);
+        assert_int_equal(e1, e2);
+        n++;
+    }
+    assert_true(n > 0);
+}
+
 static void
 check_package(const char *name, const char *producer)
 {
@@ -176,6 +202,10 @@ check_package(const char *name, const char *producer)
     assert_true(ends_with(dwarf_decl_file(&outer), "prog.c"));
     assert_int_equal(dwarf_decl_line(&outer, &lineno), 0);
     assert_int_equal(lineno, 14);
+
+    /* The unit's code: the split unit's ranges are the skeleton's. */
+    check_same_ranges(&cu, &skel);
+    assert_int_equal(dwarf_haspc(&cu, outer_pc), 1);
 
     /* The inlined call: origin, call site, scopes by pc (its ranges). */
     assert_true(find_die(&outer, DW_TAG_inlined_subroutine, "dwp_inner", &inlined));
@@ -227,6 +257,7 @@ check_package(const char *name, const char *producer)
     assert_int_equal(btc_dwp_unit(dwp, id, &skel, &dw2, &cu2), 0);
     assert_ptr_not_equal(dw, dw2);
     assert_true(ends_with(dwarf_diename(&cu2), "other.c"));
+    check_same_ranges(&cu2, &skel);
     assert_true(find_die(&cu2, DW_TAG_subprogram, "dwp_other", &other));
     assert_int_equal(first_pc(&other), symbol_value(&p, "dwp_other"));
     line = dwarf_getsrc_die(&cu2, first_pc(&other));
@@ -253,6 +284,13 @@ test_gcc_dwarf5(void **state)
 {
     (void)state;
     check_package("gcc5", "GNU C");
+}
+
+static void
+test_clang_dwarf4(void **state)
+{
+    (void)state;
+    check_package("clang4", "clang");
 }
 
 static void
@@ -525,6 +563,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gcc_dwarf4),
         cmocka_unit_test(test_gcc_dwarf5),
+        cmocka_unit_test(test_clang_dwarf4),
         cmocka_unit_test(test_clang_dwarf5),
         cmocka_unit_test(test_bad_version),
         cmocka_unit_test(test_bad_slots_not_power_of_2),
