@@ -320,7 +320,7 @@ struct buf {
 static void
 put(struct buf *b, const void *v, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0)
         return;
     if (b->cap - b->n < n) {
         size_t cap = b->cap ? b->cap : 64;
@@ -720,6 +720,8 @@ build_ranges(const struct btc_dwp *p, uint32_t row, const struct skel_info *si, 
             if (p->cols[c] != K_RNGLISTS)
                 continue;
             contribution(p, row, c, &off, &size);
+            if (size == 0) /* the section may be absent then */
+                continue;
             put(ret, (const uint8_t *)p->sect[K_RNGLISTS]->d_buf + off, size);
         }
         if (!si->n_cu_ranges)
