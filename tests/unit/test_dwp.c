@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
@@ -171,6 +172,28 @@ check_same_ranges(Dwarf_Die *split, Dwarf_Die *skel)
     assert_true(n > 0);
 }
 
+/* Open file descriptors, and how many of them are not close-on-exec. */
+static int
+count_fds(int *ret_inherited)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    *ret_inherited = 0;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd == dirfd(d))
+            continue;
+        n++;
+        if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+            (*ret_inherited)++;
+    }
+    closedir(d);
+    return n;
+}
+
 static void
 check_package(const char *name, const char *producer)
 {
@@ -185,9 +208,10 @@ check_package(const char *name, const char *producer)
     Dwarf_Addr pc, outer_pc;
     uint64_t id;
     size_t nlines;
-    int nscopes, lineno;
+    int nscopes, lineno, fds, inherited, inherited2;
 
     prog_open(&p, name);
+    fds = count_fds(&inherited);
     assert_int_equal(btc_dwp_open(p.dwp, &dwp), 0);
 
     /* prog.c: functions, strings, addresses through the skeleton. */
@@ -268,7 +292,11 @@ check_package(const char *name, const char *producer)
     /* No such unit. */
     assert_int_equal(btc_dwp_unit(dwp, id ^ 1, &skel, &dw2, &cu2), -ENOENT);
 
+    /* The package keeps its own file open, close-on-exec; the units none. */
+    assert_int_equal(count_fds(&inherited2), fds + 1);
+    assert_int_equal(inherited2, inherited);
     btc_dwp_free(dwp);
+    assert_int_equal(count_fds(&inherited2), fds);
     prog_close(&p);
 }
 
@@ -523,6 +551,81 @@ test_bad_str_offsets(void **state)
     check_bad_str_offsets("gcc5");
 }
 
+/* Every byte of the index, and of the string offsets, set in turn to
+ * values that make counts and offsets large: whatever btc_dwp_open and
+ * btc_dwp_unit answer, they answer it without reading out of bounds (the
+ * ASan build checks that) and with one of the documented errors. */
+static void
+check_mutations(const char *name, size_t sect_off, size_t sect_size)
+{
+    static const uint8_t values[] = {0xff, 0x80, 0x01};
+    struct image im;
+    struct prog p;
+    Dwarf_Die skel[2], cu;
+    uint64_t id[2];
+    Dwarf *dw;
+    int opened = 0, loaded = 0;
+
+    image_load(&im, name);
+    prog_open(&p, name);
+    assert_true(skeleton(&p, "prog.dwo", &skel[0], &id[0]));
+    assert_true(skeleton(&p, "other.dwo", &skel[1], &id[1]));
+    if (sect_off == 0) {
+        sect_off = im.index_off;
+        sect_size = im.index_size;
+    }
+    for (size_t i = 0; i < sect_size; i++)
+        for (size_t v = 0; v < sizeof(values); v++) {
+            uint8_t old = im.b[sect_off + i];
+            struct btc_dwp *dwp;
+            int r;
+
+            im.b[sect_off + i] = values[v];
+            r = open_image(&im, &dwp);
+            im.b[sect_off + i] = old;
+            if (r < 0) {
+                assert_int_equal(r, -EINVAL);
+                continue;
+            }
+            opened++;
+            for (int u = 0; u < 2; u++) {
+                r = btc_dwp_unit(dwp, id[u], &skel[u], &dw, &cu);
+                assert_true(r == 0 || r == -EINVAL || r == -ENOENT);
+                if (r == 0) {
+                    Dwarf_Lines *lines;
+                    size_t n;
+                    loaded++;
+                    (void)dwarf_diename(&cu);
+                    (void)dwarf_getsrclines(&cu, &lines, &n);
+                }
+            }
+            btc_dwp_free(dwp);
+        }
+    /* Mutations of unused slots or padding leave packages that work. */
+    assert_true(opened > 0 && loaded > 0);
+    prog_close(&p);
+    free(im.b);
+}
+
+static void
+test_index_mutations(void **state)
+{
+    (void)state;
+    check_mutations("gcc4", 0, 0);
+    check_mutations("clang5", 0, 0);
+}
+
+static void
+test_str_offsets_mutations(void **state)
+{
+    struct image im;
+
+    (void)state;
+    image_load(&im, "gcc5");
+    check_mutations("gcc5", im.stroff_off, im.stroff_size);
+    free(im.b);
+}
+
 static void
 test_not_a_package(void **state)
 {
@@ -577,6 +680,8 @@ main(void)
         cmocka_unit_test(test_bad_contribution_size),
         cmocka_unit_test(test_bad_truncated),
         cmocka_unit_test(test_bad_str_offsets),
+        cmocka_unit_test(test_index_mutations),
+        cmocka_unit_test(test_str_offsets_mutations),
         cmocka_unit_test(test_not_a_package),
         cmocka_unit_test(test_find),
     };
