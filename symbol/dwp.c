@@ -624,8 +624,13 @@ struct skel_info {
     uint8_t addr_size;
     const char *comp_dir;
     Dwarf_Addr low_pc;
+    uint8_t unit_type;
+    uint64_t unit_id;
     bool has_addr, has_ranges, has_line;
     Dwarf_Word addr_base, ranges_base, stmt_list;
+    /* GNU (DWARF 4) contributions to .debug_addr and .debug_ranges give no
+     * length: they end where the next unit's begins, or the section ends. */
+    uint64_t addr_end, ranges_end;
     Elf_Data *addr, *ranges, *line, *line_str;
     Elf *elf;
     /* The skeleton's own ranges, the unit's code: [start, end) pairs. */
@@ -700,10 +705,10 @@ build_ranges(const struct btc_dwp *p, uint32_t row, const struct skel_info *si, 
     if (si->version < 5) {
         uint64_t base = si->has_ranges ? si->ranges_base : 0;
 
-        if (si->ranges && base > si->ranges->d_size)
+        if (si->ranges && base > si->ranges_end)
             return -EINVAL;
-        if (si->ranges && si->ranges->d_size > base)
-            put(ret, (const uint8_t *)si->ranges->d_buf + base, si->ranges->d_size - base);
+        if (si->ranges && si->ranges_end > base)
+            put(ret, (const uint8_t *)si->ranges->d_buf + base, si->ranges_end - base);
         *ret_off = ret->n;
         if (si->n_cu_ranges) {
             put_u(ret, as == 4 ? UINT32_MAX : UINT64_MAX, as);
@@ -748,18 +753,42 @@ build_ranges(const struct btc_dwp *p, uint32_t row, const struct skel_info *si, 
     return ret->oom ? -ENOMEM : 0;
 }
 
+/* The ends of the skeleton's GNU .debug_addr and .debug_ranges
+ * contributions: the next larger base of any unit in @dw. One pass over
+ * the unit headers and their first DIE; no unit outside is opened (no
+ * split DIE is asked for). */
+static void
+gnu_contribution_ends(Dwarf *dw, struct skel_info *si)
+{
+    Dwarf_CU *cu = NULL;
+    Dwarf_Die cudie;
+
+    si->addr_end = data_size(si->addr);
+    si->ranges_end = data_size(si->ranges);
+    while (dwarf_get_units(dw, cu, &cu, NULL, NULL, &cudie, NULL) == 0) {
+        Dwarf_Word v;
+
+        if (attr_udata(&cudie, DW_AT_GNU_addr_base, &v) && v > si->addr_base && v < si->addr_end)
+            si->addr_end = v;
+        /* Without a ranges_base, split DIEs' offsets are absolute: no end. */
+        if (si->has_ranges && attr_udata(&cudie, DW_AT_GNU_ranges_base, &v) &&
+            v > si->ranges_base && v < si->ranges_end)
+            si->ranges_end = v;
+    }
+}
+
 static int
 read_skeleton(Dwarf_Die *skel, struct skel_info *si)
 {
     Dwarf_Attribute a;
-    uint8_t unit_type, offset_size;
+    uint8_t offset_size;
     Dwarf *dw;
     int r;
 
     memset(si, 0, sizeof(*si));
     if (!skel || !skel->cu ||
-        dwarf_cu_info(skel->cu, &si->version, &unit_type, NULL, NULL, NULL, &si->addr_size,
-                      &offset_size) != 0)
+        dwarf_cu_info(skel->cu, &si->version, &si->unit_type, NULL, NULL, &si->unit_id,
+                      &si->addr_size, &offset_size) != 0)
         return -EINVAL;
     if (si->version < 4 || si->version > 5 || (si->addr_size != 4 && si->addr_size != 8))
         return -EINVAL;
@@ -780,12 +809,15 @@ read_skeleton(Dwarf_Die *skel, struct skel_info *si)
         (r = find_section(si->elf, ".debug_line", &si->line)) < 0 ||
         (r = find_section(si->elf, ".debug_line_str", &si->line_str)) < 0)
         return r;
+    if (si->version < 5)
+        gnu_contribution_ends(dw, si);
     return read_cu_ranges(skel, si);
 }
 
 /* The skeleton copy: one unit without children naming @dwo_path, with the
- * real skeleton's slice of .debug_addr and .debug_line at offset 0 (or its
- * 8-byte header) and DWARF 4's .debug_ranges from ranges_base on. */
+ * real skeleton's slices of .debug_addr (at offset 0, or after its 8-byte
+ * header) and .debug_line (at 0), its low pc (the base address of split
+ * DIEs' ranges) and the range lists of build_ranges. */
 static int
 build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path,
                const struct buf *ranges, uint64_t ranges_off, int fd)
@@ -804,7 +836,11 @@ build_skeleton(const struct skel_info *si, uint64_t dwo_id, const char *dwo_path
             addr_size >= 8) {
             addr_off = si->addr_base - 8;
             addr_base = 8;
-        } else if (si->addr_base <= si->addr->d_size) {
+        } else if (!v5 && si->addr_base <= si->addr_end) {
+            addr_off = si->addr_base;
+            addr_size = si->addr_end - si->addr_base;
+        } else if (v5 && si->addr_base <= si->addr->d_size) {
+            /* No header found: all the rest, as libdw would read. */
             addr_off = si->addr_base;
             addr_size = si->addr->d_size - si->addr_base;
         } else {
@@ -924,6 +960,11 @@ load_unit(struct btc_dwp *p, uint32_t row, uint64_t dwo_id, Dwarf_Die *skel, str
     r = read_skeleton(skel, &si);
     if (r < 0)
         goto out;
+    /* The skeleton of another unit would give this one wrong addresses. */
+    if (si.unit_type != DW_UT_skeleton || si.unit_id != dwo_id) {
+        r = -EINVAL;
+        goto out;
+    }
     r = build_ranges(p, row, &si, &ranges, &ranges_off);
     if (r < 0)
         goto out;

@@ -45,11 +45,13 @@ int btc_dwp_open(const char *path, struct btc_dwp **ret);
  * itself reads in .dwo files.
  *
  * Returns: 0; -ENOENT when the package has no unit @dwo_id; -EINVAL when
- * the unit or the skeleton is malformed or libdw does not accept them;
+ * @skeleton is not a skeleton unit with DWO id @dwo_id, or the unit or the
+ * skeleton is malformed, or libdw does not accept them;
  * -ENOMEM; other -errno from memfd_create or write.
  * Borrows: @skeleton (its Dwarf need not outlive the call).
  * Ownership: @ret_dw and @ret_cu stay valid until btc_dwp_free(@p); a
  * second call for the same @dwo_id returns the same unit.
+ * Not thread-safe: one thread at a time per @p.
  * Context: helper process; needs /proc (libdw opens the in-memory .dwo by
  * the name /proc/self/fd/N). No file descriptor stays open after return.
  */

@@ -199,7 +199,7 @@ check_package(const char *name, const char *producer)
 {
     struct prog p;
     struct btc_dwp *dwp;
-    Dwarf_Die skel, cu, cu2, outer, inlined, other, origin, *scopes;
+    Dwarf_Die skel, skel2, cu, cu2, outer, inlined, other, origin, *scopes;
     Dwarf_Attribute a;
     Dwarf *dw, *dw2;
     Dwarf_Lines *lines;
@@ -213,6 +213,12 @@ check_package(const char *name, const char *producer)
     prog_open(&p, name);
     fds = count_fds(&inherited);
     assert_int_equal(btc_dwp_open(p.dwp, &dwp), 0);
+
+    /* prog.c's unit with other.c's skeleton: refused (it would take the
+     * addresses of the wrong unit). */
+    assert_true(skeleton(&p, "other.dwo", &skel, &id));
+    assert_true(skeleton(&p, "prog.dwo", &skel2, &id));
+    assert_int_equal(btc_dwp_unit(dwp, id, &skel, &dw, &cu), -EINVAL);
 
     /* prog.c: functions, strings, addresses through the skeleton. */
     assert_true(skeleton(&p, "prog.dwo", &skel, &id));
