@@ -45,8 +45,7 @@ static const char *const kind_names[K_OTHER] = {
     [K_RNGLISTS] = ".debug_rnglists.dwo",
 };
 
-/* The index's section ids have one meaning in version 2 and another in
- * version 5 (ids 5 and 8). */
+/* Section ids are 1 to 8 in both versions, one column each. */
 #define MAX_COLUMNS 8
 
 struct unit {

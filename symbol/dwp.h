@@ -40,9 +40,9 @@ int btc_dwp_open(const char *path, struct btc_dwp **ret);
  * from @skeleton), dwarf_getscopes/dwarf_getscopes_die, dwarf_decl_file and
  * DW_AT_call_file (the package's .debug_line.dwo file table), and
  * dwarf_getsrclines/dwarf_getsrc_die (the skeleton's line program).
- * What does not: DW_FORM_ref_sig8 (type units are not read), .debug_macro,
- * and location lists of DWARF 4's .debug_loc.dwo beyond what libdw 0.188
- * itself reads in .dwo files.
+ * What does not: DW_FORM_ref_sig8 (type units are not read) and
+ * .debug_macro. Location lists (.debug_loc.dwo, .debug_loclists.dwo) are
+ * cut out of the package too, but untested.
  *
  * Returns: 0; -ENOENT when the package has no unit @dwo_id; -EINVAL when
  * @skeleton is not a skeleton unit with DWO id @dwo_id, or the unit or the

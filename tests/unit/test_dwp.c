@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <gelf.h>
 
 #include "dwp.h"
@@ -332,6 +333,62 @@ test_clang_dwarf5(void **state)
 {
     (void)state;
     check_package("clang5", "clang");
+}
+
+/* The way symbol/ will call it: the skeleton from libdwfl's Dwarf of the
+ * module, the package found beside the module's file. */
+static void
+test_dwfl_module(void **state)
+{
+    static const Dwfl_Callbacks callbacks = {
+        .find_debuginfo = dwfl_standard_find_debuginfo,
+        .section_address = dwfl_offline_section_address,
+    };
+    char exe[512], *path;
+    struct btc_dwp *dwp;
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    Dwarf *dw, *split;
+    Dwarf_Addr bias;
+    Dwarf_CU *cu = NULL;
+    Dwarf_Die cudie, skel, splitcu, fn;
+    uint8_t unit_type;
+    uint64_t id;
+    int found = 0;
+
+    (void)state;
+    snprintf(exe, sizeof(exe), "%s/gcc5/prog", BTC_DWP_PROGS);
+    dwfl = dwfl_begin(&callbacks);
+    assert_non_null(dwfl);
+    mod = dwfl_report_offline(dwfl, "prog", exe, -1);
+    assert_non_null(mod);
+    assert_int_equal(dwfl_report_end(dwfl, NULL, NULL), 0);
+    dw = dwfl_module_getdwarf(mod, &bias);
+    assert_non_null(dw);
+    assert_int_equal(btc_dwp_find(exe, NULL, &path), 0);
+    assert_int_equal(btc_dwp_open(path, &dwp), 0);
+    free(path);
+    while (dwarf_get_units(dw, cu, &cu, NULL, &unit_type, &cudie, NULL) == 0) {
+        if (unit_type != DW_UT_skeleton)
+            continue;
+        skel = cudie;
+        assert_int_equal(dwarf_cu_info(cu, NULL, NULL, NULL, NULL, &id, NULL, NULL), 0);
+        assert_int_equal(btc_dwp_unit(dwp, id, &skel, &split, &splitcu), 0);
+        if (find_die(&splitcu, DW_TAG_subprogram, "dwp_outer", &fn)) {
+            Dwarf_Addr pc;
+            GElf_Sym sym;
+            GElf_Off off;
+            /* The module's own symbol lookup agrees, bias and all. */
+            assert_int_equal(dwarf_lowpc(&fn, &pc), 0);
+            assert_string_equal(dwfl_module_addrinfo(mod, pc + bias, &off, &sym, NULL, NULL, NULL),
+                                "dwp_outer");
+            assert_int_equal(off, 0);
+            found++;
+        }
+    }
+    assert_int_equal(found, 1);
+    btc_dwp_free(dwp);
+    dwfl_end(dwfl);
 }
 
 /* The package's bytes and where its sections lie in them. */
@@ -674,6 +731,7 @@ main(void)
         cmocka_unit_test(test_gcc_dwarf5),
         cmocka_unit_test(test_clang_dwarf4),
         cmocka_unit_test(test_clang_dwarf5),
+        cmocka_unit_test(test_dwfl_module),
         cmocka_unit_test(test_bad_version),
         cmocka_unit_test(test_bad_slots_not_power_of_2),
         cmocka_unit_test(test_bad_units_over_slots),
