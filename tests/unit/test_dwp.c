@@ -869,6 +869,107 @@ test_str_offsets_mutations(void **state)
     free(im.b);
 }
 
+/* Where section @name lies in the ELF file image @b. */
+static void
+section_in(const uint8_t *b, size_t n, const char *name, size_t *ret_off, size_t *ret_size)
+{
+    Elf *elf = elf_memory((char *)b, n);
+    Elf_Scn *scn = NULL;
+    size_t shstrndx;
+
+    assert_non_null(elf);
+    assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+    *ret_size = 0;
+    while ((scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh;
+        gelf_getshdr(scn, &sh);
+        if (!strcmp(elf_strptr(elf, shstrndx, sh.sh_name), name)) {
+            *ret_off = sh.sh_offset;
+            *ret_size = sh.sh_size;
+        }
+    }
+    elf_end(elf);
+    assert_true(*ret_size > 0);
+}
+
+/* The executable's skeletons (.debug_info) and what their copies take
+ * from it (.debug_addr, .debug_line), every byte set in turn to large
+ * values: the package's units for them come out or are refused with a
+ * documented error, never read out of bounds (the ASan build checks). */
+static void
+check_skeleton_mutations(const char *name, const char *section)
+{
+    static const uint8_t values[] = {0xff, 0x80, 0x01};
+    char exe[512], dwp_path[512];
+    uint8_t *b;
+    size_t n, off, size;
+    int fd, loaded = 0;
+
+    snprintf(exe, sizeof(exe), "%s/%s/prog", BTC_DWP_PROGS, name);
+    snprintf(dwp_path, sizeof(dwp_path), "%s/%s/prog.dwp", BTC_DWP_PROGS, name);
+    fd = open(exe, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    n = (size_t)lseek(fd, 0, SEEK_END);
+    b = malloc(n);
+    assert_non_null(b);
+    assert_int_equal(pread(fd, b, n, 0), (ssize_t)n);
+    close(fd);
+    section_in(b, n, section, &off, &size);
+    for (size_t i = 0; i < size; i++)
+        for (size_t v = 0; v < sizeof(values); v++) {
+            char path[] = "/tmp/btc-test-dwp-XXXXXX";
+            uint8_t old = b[off + i];
+            struct btc_dwp *dwp;
+            Dwarf_CU *cu = NULL;
+            Dwarf_Die cudie, split_cu;
+            uint8_t unit_type;
+            Dwarf *dw, *split;
+            uint64_t id;
+
+            fd = mkstemp(path);
+            assert_true(fd >= 0);
+            unlink(path);
+            b[off + i] = values[v];
+            assert_int_equal(write(fd, b, n), (ssize_t)n);
+            b[off + i] = old;
+            dw = dwarf_begin(fd, DWARF_C_READ);
+            assert_int_equal(btc_dwp_open(dwp_path, &dwp), 0);
+            while (dw && dwarf_get_units(dw, cu, &cu, NULL, &unit_type, &cudie, NULL) == 0) {
+                int r;
+                if (dwarf_cu_info(cu, NULL, NULL, NULL, NULL, &id, NULL, NULL) != 0)
+                    continue;
+                r = btc_dwp_unit(dwp, id, &cudie, &split, &split_cu);
+                assert_true(r == 0 || r == -EINVAL || r == -ENOENT);
+                if (r == 0) {
+                    Dwarf_Lines *lines;
+                    Dwarf_Die *scopes;
+                    size_t nl;
+                    int ns = dwarf_getscopes(&split_cu, 0x1151, &scopes);
+                    if (ns > 0)
+                        free(scopes);
+                    (void)dwarf_getsrclines(&split_cu, &lines, &nl);
+                    loaded++;
+                }
+            }
+            btc_dwp_free(dwp);
+            dwarf_end(dw);
+            close(fd);
+        }
+    assert_true(loaded > 0);
+    free(b);
+}
+
+static void
+test_skeleton_mutations(void **state)
+{
+    (void)state;
+    check_skeleton_mutations("gcc4", ".debug_info");
+    check_skeleton_mutations("gcc5", ".debug_info");
+    check_skeleton_mutations("gcc4", ".debug_addr");
+    check_skeleton_mutations("clang5", ".debug_addr");
+    check_skeleton_mutations("gcc5", ".debug_line");
+}
+
 static void
 test_not_a_package(void **state)
 {
@@ -929,6 +1030,7 @@ main(void)
         cmocka_unit_test(test_bad_str_offsets),
         cmocka_unit_test(test_index_mutations),
         cmocka_unit_test(test_str_offsets_mutations),
+        cmocka_unit_test(test_skeleton_mutations),
         cmocka_unit_test(test_not_a_package),
         cmocka_unit_test(test_find),
     };
