@@ -38,11 +38,12 @@ int btc_dwp_open(const char *path, struct btc_dwp **ret);
  * (DWARF 4 ranges through the skeleton's .debug_ranges, DWARF 5 ones in the
  * package; those of @ret_cu itself are @skeleton's, as libdw reads them
  * from @skeleton), dwarf_getscopes/dwarf_getscopes_die, dwarf_decl_file and
- * DW_AT_call_file (the package's .debug_line.dwo file table), and
- * dwarf_getsrclines/dwarf_getsrc_die (the skeleton's line program).
+ * DW_AT_call_file (the package's .debug_line.dwo file table),
+ * dwarf_getsrclines/dwarf_getsrc_die (the skeleton's line program), and
+ * dwarf_getlocations (.debug_loc.dwo, .debug_loclists.dwo). tests/unit's
+ * test_dwp compares all of these with libdw's own reading of .dwo files.
  * What does not: DW_FORM_ref_sig8 (type units are not read) and
- * .debug_macro. Location lists (.debug_loc.dwo, .debug_loclists.dwo) are
- * cut out of the package too, but untested.
+ * .debug_macro.
  *
  * Returns: 0; -ENOENT when the package has no unit @dwo_id; -EINVAL when
  * @skeleton is not a skeleton unit with DWO id @dwo_id, or the unit or the

@@ -391,6 +391,10 @@ test_dwfl_module(void **state)
     dwfl_end(dwfl);
 }
 
+/* Location list entries described and lists libdw could not read, both
+ * sides together. */
+static size_t n_locations, n_location_errors;
+
 /* One DIE as text: tag, name, declaration and call lines, addresses and
  * ranges, and its abstract origin's offset, for comparisons. */
 static void
@@ -416,6 +420,25 @@ describe_die(FILE *f, Dwarf_Die *die)
     if (dwarf_tag(die) != DW_TAG_compile_unit)
         while ((off = dwarf_ranges(die, off, &base, &start, &end)) > 0)
             fprintf(f, " [%#lx,%#lx)", (unsigned long)start, (unsigned long)end);
+    /* Location lists (.debug_loc.dwo, .debug_loclists.dwo): each range and
+     * its expression's first operation. */
+    if (dwarf_attr(die, DW_AT_location, &a)) {
+        Dwarf_Op *expr;
+        size_t len;
+
+        off = 0;
+        fprintf(f, " loc");
+        while ((off = dwarf_getlocations(&a, off, &base, &start, &end, &expr, &len)) > 0) {
+            fprintf(f, " [%#lx,%#lx) %zu", (unsigned long)start, (unsigned long)end, len);
+            if (len)
+                fprintf(f, " %#x %#lx", expr[0].atom, (unsigned long)expr[0].number);
+            n_locations++;
+        }
+        if (off < 0) {
+            fprintf(f, " error");
+            n_location_errors++;
+        }
+    }
     fprintf(f, ">");
 }
 
@@ -470,8 +493,9 @@ describe_pc(Dwarf_Die *cu, Dwarf_Addr pc)
 }
 
 /* The units of a package against the same units read by libdw itself from
- * the .dwo files: every DIE, every line row, and the scopes and line at
- * every row's address and the byte after. */
+ * the .dwo files: every DIE (names, lines, ranges, location lists), every
+ * line row, and the scopes and line at every row's address and the byte
+ * after. */
 static void
 check_against_dwo(const char *name, size_t min_dies, size_t min_pcs)
 {
@@ -483,6 +507,8 @@ check_against_dwo(const char *name, size_t min_dies, size_t min_pcs)
     uint8_t unit_type;
     struct btc_dwp *dwp;
     size_t units = 0, dies = 0, rows = 0, pcs = 0;
+
+    n_locations = n_location_errors = 0;
 
     snprintf(exe, sizeof(exe), "%s/%s/lib.so", BTC_DWP_PROGS, name);
     snprintf(dwp_path, sizeof(dwp_path), "%s/%s/lib.so.dwp", BTC_DWP_PROGS, name);
@@ -540,9 +566,10 @@ check_against_dwo(const char *name, size_t min_dies, size_t min_pcs)
         }
     }
     assert_int_equal(units, BTC_DWP_LIB_UNITS);
-    print_message("%s: %zu units, %zu DIEs, %zu line rows, %zu pcs as from the .dwo files\n", name,
-                  units, dies, rows, pcs);
-    assert_true(dies >= min_dies && pcs >= min_pcs);
+    print_message("%s: %zu units, %zu DIEs, %zu locations (%zu lists unreadable), %zu line rows, "
+                  "%zu pcs as from the .dwo files\n",
+                  name, units, dies, n_locations / 2, n_location_errors / 2, rows, pcs);
+    assert_true(dies >= min_dies && pcs >= min_pcs && n_locations > 0);
     btc_dwp_free(dwp);
     dwarf_end(dw);
     dwarf_end(ref);
