@@ -977,6 +977,11 @@ load_unit(struct btc_dwp *p, uint32_t row, uint64_t dwo_id, Dwarf_Die *skel, str
     if (r < 0)
         goto out;
     snprintf(dwo_path, sizeof(dwo_path), "/proc/self/fd/%d", split_fd);
+    /* Without /proc libdw would just not link the units: say why. */
+    if (access(dwo_path, R_OK) != 0) {
+        r = -errno;
+        goto out;
+    }
     r = build_skeleton(&si, dwo_id, dwo_path, &ranges, ranges_off, skel_fd);
     if (r < 0)
         goto out;

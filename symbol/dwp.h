@@ -48,7 +48,8 @@ int btc_dwp_open(const char *path, struct btc_dwp **ret);
  * Returns: 0; -ENOENT when the package has no unit @dwo_id; -EINVAL when
  * @skeleton is not a skeleton unit with DWO id @dwo_id, or the unit or the
  * skeleton is malformed, or libdw does not accept them;
- * -ENOMEM; other -errno from memfd_create or write.
+ * -ENOMEM; -ENOENT also without /proc; other -errno from memfd_create
+ * or write.
  * Borrows: @skeleton (its Dwarf need not outlive the call).
  * Ownership: @ret_dw and @ret_cu stay valid until btc_dwp_free(@p); a
  * second call for the same @dwo_id returns the same unit.
