@@ -599,11 +599,10 @@ build_split(struct btc_dwp *p, uint32_t row, const struct buf *rnglists, int fd)
             memcpy(&version, so_in + h - 4, 2);
         if (p->version == 5 && version == 5)
             hdr = h;
-        r = compact_strings(so_in, so_size, hdr,
-                            hdr == 16  ? 8
-                            : hdr == 8 ? 4
-                                       : osz,
-                            p->str, &so, &str);
+        /* Entries are as wide as the header says, or as the unit's. */
+        if (hdr)
+            osz = hdr == 16 ? 8 : 4;
+        r = compact_strings(so_in, so_size, hdr, osz, p->str, &so, &str);
         if (r < 0)
             goto out;
         s[n++] = (struct sect){".debug_str_offsets.dwo", so.p, so.n};
