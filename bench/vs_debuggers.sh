@@ -266,6 +266,7 @@ gdb_frames = eu_frames
 med = statistics.median
 rows = []
 paused = []
+load0 = open("/proc/loadavg").read().split()[0]
 try:
     for name, argv in PROGS:
         n = [0]
@@ -321,7 +322,9 @@ finally:
             p.kill()  # SIGKILL ends a stopped process too
             p.wait()
 
-print("\n%d rounds, BACKTRACE_TIMEOUT=%s; medians, ms" % (rounds, timeout))
+print("\n%d rounds, BACKTRACE_TIMEOUT=%s, %d CPUs, load average %s at the start, %s at the end;"
+      " medians, ms" % (rounds, timeout, os.cpu_count(), load0,
+                       open("/proc/loadavg").read().split()[0]))
 hdr = "%-7s %9s %9s %11s %9s %12s %12s %14s" % (
     "program", "btcrash", "eu-stack", "eu-stack-K", "gdb", "btc/eu-stack", "btc/gdb", "btc/eu-stack-K")
 print(hdr)
@@ -343,15 +346,16 @@ for name, k, _, _, _, frames, m in rows:
     print("%-7s %8.0f %9.0f %11.0f %6.0f" % (
         name, m["btcrash"] / k * 1e6, m["eu-stack"] / frames["eu-stack"] * 1e6,
         m["eu-stack-K"] / frames["eu-stack-K"] * 1e6, m["gdb"] / frames["gdb"] * 1e6))
-print("\ncross-check: whole crashing run under btcrash minus the same run without it, ms"
-      "\n(CPU: user+system of the program and of the helper; of the tool for eu-stack, gdb)")
-print("%-7s %10s %10s %10s %12s %10s" % ("program", "wall diff", "btc/eu", "CPU diff",
-                                          "eu-stack CPU", "gdb CPU"))
+print("\ncross-check: whole crashing run under btcrash minus the same run without it (wall"
+      "\nand CPU), ms; CPU time (user+system) is less disturbed by a loaded machine: the"
+      "\nprogram's and its helper's for btcrash, the tool's own for eu-stack and gdb")
+print("%-7s %9s %8s %9s %12s %9s %11s %11s" % (
+    "program", "wall diff", "btc/eu", "CPU diff", "eu-stack CPU", "gdb CPU", "CPU btc/eu", "CPU btc/gdb"))
 for name, _, _, _, _, _, m in rows:
-    wd = m["btc-whole"] - m["plain-whole"]
-    print("%-7s %10.1f %10.3f %10.1f %12.1f %10.1f" % (
-        name, wd * 1e3, wd / m["eu-stack"], (m["btc-cpu"] - m["plain-cpu"]) * 1e3,
-        m["eu-stack-cpu"] * 1e3, m["gdb-cpu"] * 1e3))
+    wd, cd = m["btc-whole"] - m["plain-whole"], m["btc-cpu"] - m["plain-cpu"]
+    print("%-7s %9.1f %8.3f %9.1f %12.1f %9.1f %11.3f %11.3f" % (
+        name, wd * 1e3, wd / m["eu-stack"], cd * 1e3, m["eu-stack-cpu"] * 1e3,
+        m["gdb-cpu"] * 1e3, cd / m["eu-stack-cpu"], cd / m["gdb-cpu"]))
 PY
 driver=$!
 wait "$driver"
