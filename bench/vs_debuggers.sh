@@ -31,12 +31,13 @@
 # alike; the table gives medians. Frame counts are those of the faulting (or
 # paused) thread; every program here has one thread.
 #
-# usage: bench/vs_debuggers.sh [BUILD_DIR] [ROUNDS] [BACKTRACE_TIMEOUT]
-#        (defaults: ./build, 5, 60)
+# usage: bench/vs_debuggers.sh [BUILD_DIR] [ROUNDS] [BACKTRACE_TIMEOUT] [PROGRAMS]
+#        (defaults: ./build, 5, 60, python,deep,small)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 rounds=${2:-5}
 timeout=${3:-60}
+programs=${4:-python,deep,small}
 
 for tool in eu-stack gdb python3.11-dbg python3 cc cmake; do
     command -v "$tool" >/dev/null || {
@@ -111,14 +112,18 @@ int main(void) { a(); return 0; }
 C
 cc -g -O0 -o "$work/small" "$work/small.c"
 
-python3 - "$work" "$lib" "$rounds" "$timeout" "$(command -v python3.11-dbg)" "$deep" <<'PY' &
+python3 - "$work" "$lib" "$rounds" "$timeout" "$(command -v python3.11-dbg)" "$deep" "$programs" <<'PY' &
 import ctypes, json, os, re, resource, select, signal, statistics, subprocess, sys, time
 
-work, lib, rounds, timeout, pydbg, deep = sys.argv[1:7]
+work, lib, rounds, timeout, pydbg, deep, wanted = sys.argv[1:8]
 rounds = int(rounds)
 PROGS = [("python", [pydbg, os.path.join(work, "deep.py"), "200"]),
          ("deep", [deep]),
          ("small", [os.path.join(work, "small")])]
+unknown = set(wanted.split(",")) - {name for name, _ in PROGS}
+if unknown:
+    sys.exit("vs_debuggers: no program %s (python, deep, small)" % ", ".join(sorted(unknown)))
+PROGS = [(name, argv) for name, argv in PROGS if name in wanted.split(",")]
 PAUSED = os.path.join(work, "paused")
 
 # Helpers orphaned by the crashed process come to us, so that their CPU
