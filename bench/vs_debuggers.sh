@@ -19,10 +19,13 @@
 # includes the helper's, which the driver reaps as a child subreaper).
 #
 # eu-stack and gdb: the same program run with BTC_BENCH_PAUSE=1, which makes
-# it stop itself (SIGSTOP, in a loop) where it would fault, one libc frame
-# (kill) deeper than the fault: "eu-stack -n 0 -i -s -p PID" and
+# it stop itself (SIGSTOP, in a loop) where it would fault, within one frame
+# of the fault's depth (kill in place of the faulting call; for Python, kill
+# called through ctypes as string_at is): "eu-stack -n 0 -i -s -p PID" and
 # "gdb -nx -batch -p PID -ex 'thread apply all bt'", wall time of the whole
-# command. Also "eu-stack -n K -i -s", K being the number of frames btcrash
+# command. -nx skips only ~/.gdbinit: gdb still auto-loads Debian's
+# python3.11-dbg-gdb.py, as any user's gdb does, and prints frame arguments
+# that are Python objects through it. DEBUGINFOD_URLS is unset for all. Also "eu-stack -n K -i -s", K being the number of frames btcrash
 # reported: btcrash stops at 1024 frames (BTC_UNWIND_MAX_FRAMES) while
 # eu-stack -n 0 has no limit, so this is the like-for-like column.
 #
