@@ -31,8 +31,10 @@
 #
 # Rounds are interleaved (each round runs every measurement once, in a
 # rotating order) so that load from others on a shared machine hits all
-# alike; the table gives medians. Frame counts are those of the faulting (or
-# paused) thread; every program here has one thread.
+# alike; the table gives medians. The warm-up crash runs with
+# BACKTRACE_DEBUG_BACKTRACE=1, for the times of the helper's steps. Frame
+# counts are those of the faulting (or paused) thread; every program here
+# has one thread.
 #
 # usage: bench/vs_debuggers.sh [BUILD_DIR] [ROUNDS] [BACKTRACE_TIMEOUT] [PROGRAMS]
 #        (defaults: ./build, 5, 60, python,deep,small)
@@ -166,9 +168,11 @@ def children(skip):
     return found
 
 
-def crash(argv, db, preload, skip=()):
-    """One crashing run: (fault -> death s or None, whole run s, CPU s)."""
+def crash(argv, db, preload, skip=(), debug=False):
+    """One crashing run: (fault -> death s, whole run s, CPU s, stderr)."""
     env = base_env()
+    if debug:
+        env["BACKTRACE_DEBUG_BACKTRACE"] = "1"
     env["BACKTRACE_DATABASE_PATH"] = db
     env["BACKTRACE_TIMEOUT"] = timeout
     if preload:
@@ -212,7 +216,15 @@ def crash(argv, db, preload, skip=()):
     m = re.search(r"^FAULT_MONO_NS (\d+)$", text, re.M)
     if not m:
         fail("%s printed no FAULT_MONO_NS:\n%s" % (argv[0], text[-2000:]))
-    return death - int(m.group(1)) / 1e9, death - t0, cpu
+    return death - int(m.group(1)) / 1e9, death - t0, cpu, text
+
+
+def phases(text):
+    """The helper's steps and when they ended (ms after the fault), from
+    its debug output."""
+    return [(what or "first report stored", float(ms)) for what, ms in
+            re.findall(r"(?:report stored as \S+|stored report improved with (.*)), "
+                        r"([0-9.]+) ms after the fault", text)]
 
 
 def report_frames(db):
@@ -283,9 +295,10 @@ try:
             n[0] += 1
             return os.path.join(work, "db-%s-%d" % (name, n[0]))
 
-        # Warm-up (page cache, and btcrash's frame count K for eu-stack -n K).
+        # Warm-up (page cache, and btcrash's frame count K for eu-stack -n K),
+        # with the helper's debug output for its steps' times.
         db = fresh_db()
-        crash(argv, db, True)
+        steps = phases(crash(argv, db, True, debug=True)[3])
         crash(argv, fresh_db(), False)
         k, k_all, cut, lacks = report_frames(db)
         p = pause(argv)
@@ -304,7 +317,7 @@ try:
             for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
                 if job == "btcrash":
                     db = fresh_db()
-                    took, whole, cpu = crash(argv, db, True, [p.pid])
+                    took, whole, cpu, _ = crash(argv, db, True, [p.pid])
                     t["btcrash"].append(took)
                     t["btc-whole"].append(whole)
                     t["btc-cpu"].append(cpu)
@@ -313,7 +326,7 @@ try:
                         print("note: %s round %d: btcrash gave %d frames (lacks %r), warm-up %d (%r)"
                               % (name, r, k_r, lacks_r, k, lacks))
                 elif job == "plain":
-                    _, whole, cpu = crash(argv, fresh_db(), False, [p.pid])
+                    _, whole, cpu, _ = crash(argv, fresh_db(), False, [p.pid])
                     t["plain-whole"].append(whole)
                     t["plain-cpu"].append(cpu)
                 else:
@@ -324,6 +337,8 @@ try:
         p.kill()
         p.wait()
         rows.append((name, k, k_all, cut, lacks, frames, {key: med(v) for key, v in t.items()}))
+        print("%s: btcrash's steps in the warm-up crash (ms after the fault): %s" % (
+            name, "; ".join("%s %.0f" % step for step in steps) or "none printed"))
 finally:
     for p in paused:
         if p.poll() is None:
