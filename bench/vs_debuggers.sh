@@ -25,9 +25,10 @@
 # "gdb -nx -batch -p PID -ex 'thread apply all bt'", wall time of the whole
 # command. -nx skips only ~/.gdbinit: gdb still auto-loads Debian's
 # python3.11-dbg-gdb.py, as any user's gdb does, and prints frame arguments
-# that are Python objects through it. DEBUGINFOD_URLS is unset for all. Also "eu-stack -n K -i -s", K being the number of frames btcrash
-# reported: btcrash stops at 1024 frames (BTC_UNWIND_MAX_FRAMES) while
-# eu-stack -n 0 has no limit, so this is the like-for-like column.
+# that are Python objects through it. DEBUGINFOD_URLS is unset for all.
+# Also "eu-stack -n K -i -s", K being the number of frames btcrash reported:
+# btcrash stops at 1024 frames (BTC_UNWIND_MAX_FRAMES) while eu-stack -n 0
+# has no limit, so this is the like-for-like column.
 #
 # Rounds are interleaved (each round runs every measurement once, in a
 # rotating order) so that load from others on a shared machine hits all
