@@ -9,6 +9,7 @@
 #include <dwarf.h>
 
 #include "blocks.h"
+#include "dwp.h"
 #include "elf_syms.h"
 #include "scope_map.h"
 
@@ -17,9 +18,10 @@
 #define MAX_BACK 8
 
 struct unit {
-    Dwarf_CU *key;  /* the unit DIE's CU: what a DIE of the unit points to */
-    Dwarf_Die cu;   /* the unit DIE, a skeleton's for split DWARF */
-    Dwarf_Die root; /* where its code's DIEs are: the split unit, or cu */
+    Dwfl_Module *mod; /* NULL for a unit first met through a DIE */
+    Dwarf_CU *key;    /* the unit DIE's CU: what a DIE of the unit points to */
+    Dwarf_Die cu;     /* the unit DIE, a skeleton's for split DWARF */
+    Dwarf_Die root;   /* where its code's DIEs are: the split unit, or cu */
     bool root_done, blocks_done, scopes_done;
     struct btc_blocks blocks;
     struct btc_scope_map *scopes;
@@ -37,7 +39,8 @@ struct modix {
     struct range *ranges; /* by lo */
     size_t nranges;
     struct btc_elfsyms *syms;
-    bool units_done, syms_done;
+    struct btc_dwp *dwp; /* the module's .dwp package, or NULL */
+    bool units_done, syms_done, dwp_done;
 };
 
 struct btc_index {
@@ -80,6 +83,7 @@ btc_index_free(struct btc_index *ix)
     for (size_t i = 0; i < ix->nmods; i++) {
         free(ix->mods[i].ranges);
         btc_elfsyms_free(ix->mods[i].syms);
+        btc_dwp_free(ix->mods[i].dwp);
     }
     free(ix->mods);
     free(ix);
@@ -154,33 +158,72 @@ unit_of(struct btc_index *ix, Dwarf_Die *cudie, struct unit **ret)
     return 0;
 }
 
+static struct modix *mod_of(struct btc_index *ix, Dwfl_Module *mod);
+
+/* The module's DWARF package, "<file>.dwp" beside it or its debug file,
+ * opened on first use. libdw 0.188 reads .dwo files but no package. */
+static struct btc_dwp *
+mod_dwp(struct btc_index *ix, Dwfl_Module *mod)
+{
+    struct modix *m = mod_of(ix, mod);
+    const char *mainfile = NULL, *debugfile = NULL;
+    char *path = NULL;
+
+    if (!m)
+        return NULL;
+    if (m->dwp_done)
+        return m->dwp;
+    m->dwp_done = true;
+    dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+    if (btc_dwp_find(mainfile, debugfile, &path) == 0 && btc_dwp_open(path, &m->dwp) < 0)
+        m->dwp = NULL; /* a malformed package: the skeletons' frames keep their lines */
+    free(path);
+    return m->dwp;
+}
+
 /* The DIE holding a unit's code: for a skeleton, its split unit, which
  * libdw finds from DW_AT_dwo_name (or DW_AT_GNU_dwo_name) relative to
- * DW_AT_comp_dir. Opened on first use: a program's .dwo files are many. */
+ * DW_AT_comp_dir, else the module's .dwp has it. Opened on first use: a
+ * program's .dwo files are many. */
 static Dwarf_Die *
-unit_root(struct unit *u)
+unit_root(struct btc_index *ix, struct unit *u)
 {
     uint8_t type = 0;
+    uint64_t dwo_id = 0;
     Dwarf_Die sub;
+    Dwarf_Files *files;
+    size_t nfiles;
+    struct btc_dwp *dwp;
+    Dwarf *dw;
 
     if (u->root_done)
         return &u->root;
     u->root_done = true;
     u->root = u->cu;
     memset(&sub, 0, sizeof(sub));
-    if (dwarf_cu_info(u->key, NULL, &type, NULL, &sub, NULL, NULL, NULL) == 0 &&
-        type == DW_UT_skeleton && sub.addr != NULL && dwarf_tag(&sub) == DW_TAG_compile_unit)
+    if (dwarf_cu_info(u->key, NULL, &type, NULL, &sub, &dwo_id, NULL, NULL) != 0 ||
+        type != DW_UT_skeleton)
+        return &u->root;
+    if (sub.addr == NULL || dwarf_tag(&sub) != DW_TAG_compile_unit) {
+        dwp = u->mod ? mod_dwp(ix, u->mod) : NULL;
+        if (!dwp || btc_dwp_unit(dwp, dwo_id, &u->cu, &dw, &sub) < 0)
+            return &u->root;
+    }
+    /* libdw 0.188's dwarf_decl_file and call-file lookups on a split unit
+     * take its lines from the skeleton but assert on its files unless they
+     * were read first. */
+    if (dwarf_getsrcfiles(&sub, &files, &nfiles) == 0)
         u->root = sub;
     return &u->root;
 }
 
 static const struct btc_blocks *
-unit_blocks(struct unit *u)
+unit_blocks(struct btc_index *ix, struct unit *u)
 {
     if (!u->blocks_done) {
         /* Out of memory leaves the unit without blocks: its frames keep
          * their ELF symbol and line, rather than failing the report. */
-        if (btc_blocks_build(unit_root(u), &u->blocks) < 0)
+        if (btc_blocks_build(unit_root(ix, u), &u->blocks) < 0)
             u->blocks = (struct btc_blocks){0};
         u->blocks_done = true;
     }
@@ -268,7 +311,11 @@ index_units(struct btc_index *ix, struct modix *m)
         while (r == 0 && (off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
             if (lo >= hi)
                 continue;
-            r = u ? 0 : unit_of(ix, &cudie, &u);
+            if (!u) {
+                r = unit_of(ix, &cudie, &u);
+                if (r == 0)
+                    u->mod = m->mod;
+            }
             if (r == 0)
                 r = add_range(m, &cap, lo, hi, u);
         }
@@ -338,7 +385,7 @@ btc_index_lookup(struct btc_index *ix, Dwarf_Addr addr, struct btc_index_at *ret
         return r;
     ret->has_unit = true;
     ret->lines_cu = u->cu;
-    for (blk = btc_blocks_at(unit_blocks(u), addr - m->bias);
+    for (blk = btc_blocks_at(unit_blocks(ix, u), addr - m->bias);
          blk && ret->nlevels < BTC_INDEX_MAX_LEVELS;
          blk = blk->parent == BTC_BLOCK_NONE ? NULL : &u->blocks.v[blk->parent]) {
         ret->level[ret->nlevels++].die = blk->die;
