@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <elfutils/libdwelf.h>
+#include <gelf.h>
+
 /* NULL: libdwfl's default ":.debug:/usr/lib/debug", which covers
  * /usr/lib/debug/.build-id/xx/yyyy.debug and .gnu_debuglink targets next to
  * the file, in .debug/ and under /usr/lib/debug. */
@@ -217,14 +220,72 @@ struct debuginfo_ctx {
     int r;
 };
 
+static bool
+has_debug_info(Elf *elf)
+{
+    size_t shstrndx;
+    Elf_Scn *scn = NULL;
+
+    if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+        return false;
+    while ((scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr shdr;
+        const char *name;
+
+        if (gelf_getshdr(scn, &shdr) && shdr.sh_type != SHT_NOBITS &&
+            (name = elf_strptr(elf, shstrndx, shdr.sh_name)) && strcmp(name, ".debug_info") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Where the module's DWARF is, without reading it: dwfl_module_getdwarf
+ * would decompress every debug section of every module (libc6-dbg's are
+ * compressed), most of which no frame is in. The search is libdwfl's own
+ * (dwfl_standard_find_debuginfo: the build-id tree, .gnu_debuglink), which
+ * dwfl_module_getdwarf runs again when a frame needs the DWARF.
+ * Returns: 0 and *ret (a new path, or NULL when there is no DWARF), or
+ * -ENOMEM. */
+static int
+locate_debug_file(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, char **ret)
+{
+    const char *mainfile = NULL, *debugfile = NULL, *link;
+    char *found = NULL;
+    Dwarf_Addr bias;
+    GElf_Word crc = 0;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    int fd;
+
+    *ret = NULL;
+    if (!elf)
+        return 0;
+    dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+    if (!debugfile) {
+        link = dwelf_elf_gnu_debuglink(elf, &crc);
+        fd = dwfl_standard_find_debuginfo(mod, userdata, name, start, mainfile, link, crc, &found);
+        if (fd >= 0)
+            close(fd);
+        if (fd >= 0 && found) {
+            *ret = found;
+            return 0;
+        }
+        free(found);
+        if (!has_debug_info(elf))
+            return 0;
+    }
+    /* Opened already for a frame, or the DWARF is in the module itself. */
+    *ret = strdup(debugfile ? debugfile : mainfile ? mainfile : name);
+    return *ret ? 0 : -ENOMEM;
+}
+
 static int
 find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
 {
     struct debuginfo_ctx *ctx = arg;
     uintptr_t idx = (uintptr_t)*userdata;
-    const char *debugfile = NULL;
     struct btc_module *m;
-    Dwarf_Addr bias;
+    char *found = NULL;
+    int r;
 
     (void)name;
     (void)start;
@@ -237,16 +298,14 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr s
     m = &ctx->v[idx - 1];
     if (m->debug_file)
         return DWARF_CB_OK;
-    /* Asking for DWARF runs the debuginfo search, after which
-     * dwfl_module_info names the file it found. */
-    if (!dwfl_module_getdwarf(mod, &bias))
-        return DWARF_CB_OK;
-    dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
-    m->debug_file = strdup(debugfile ? debugfile : m->path);
-    if (!m->debug_file) {
-        ctx->r = -ENOMEM;
+    r = locate_debug_file(mod, userdata, name, start, &found);
+    if (r < 0) {
+        ctx->r = r;
         return DWARF_CB_ABORT;
     }
+    if (!found)
+        return DWARF_CB_OK;
+    m->debug_file = found;
     m->debug_file_exists = true;
     return DWARF_CB_OK;
 }
