@@ -121,7 +121,7 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
     const struct btc_raw_thread *raw = &s->cap->threads[t];
     struct btc_sym_thread *st = &s->threads[t];
     struct btc_unwind_frames out = {
-        .v = st->frames, .n = st->nframes, .cap = st->nframes, .max = BTC_UNWIND_MAX_FRAMES};
+        .v = st->frames, .n = st->nframes, .cap = st->nframes, .max = BTC_SYMBOLS_MAX_FRAMES};
     int r = 0;
 
     for (size_t k = st->raw_done; k < raw->nframes && r == 0 && !st->cut; k++) {
@@ -132,13 +132,17 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
             .expand_inlines = true,
             .skip_entry_inlines = raw->fault && k == 0,
         };
+        /* Frames left out lie between k - 1 and k: no call links them. */
+        bool after_gap = raw->omitted > 0 && k == raw->omitted_at;
 
         /* Checked per frame: one frame costs at most a unit's DIE walk. */
         if (deadline_ns > 0 && btc_clock_now_ns() >= deadline_ns) {
             r = 2;
             break;
         }
-        if (k > 0 && !f->activation)
+        if (after_gap)
+            st->omitted_at = out.n;
+        if (k > 0 && !f->activation && !after_gap)
             r = symbolize_tailcalls(s, &raw->frames[k - 1], f->pc, &out);
         if (r == 0) {
             size_t first = out.n;
