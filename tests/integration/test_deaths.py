@@ -18,8 +18,9 @@ fault to the death, DESIGN §1/§5: at most BACKTRACE_TIMEOUT + 0.5 s).
   helper_missing_lib   no BACKTRACE_HELPER_PATH and no btcrash next to the
                        library (a copy of it alone in a directory)
   deep_recursion[main]   100,000 frames deep on the main thread (RLIMIT_STACK
-                       raised), then a NULL write: reported in time, the
-                       frame cap applied, the thread marked truncated
+                       raised), then a NULL write: reported in time, walked
+                       to its end, the innermost frames and the outermost
+                       16 (main's among them) kept, the rest counted
   deep_recursion[thread] the same on a thread with a 1 GiB stack
   kill_segv            kill -SEGV from another process: classifier SIGSEGV,
                        the sender's pid in error.message and the "Crash"
@@ -50,11 +51,11 @@ START_SLACK_S = 1.0
 SPIN_CPU_S = 1.0
 
 
-def frame_cap(build):
-    """BTC_UNWIND_MAX_FRAMES from capture/capture.h (the documented cap)."""
+def capture_define(build, name):
+    """A number #defined in capture/capture.h (the documented frame cap)."""
     with open(os.path.join(build.source, "capture", "capture.h")) as f:
-        m = re.search(r"^#define BTC_UNWIND_MAX_FRAMES (\d+)", f.read(), re.M)
-    assert m, "BTC_UNWIND_MAX_FRAMES not found in capture/capture.h"
+        m = re.search(r"^#define %s +(\d+)" % name, f.read(), re.M)
+    assert m, "%s not found in capture/capture.h" % name
     return int(m.group(1))
 
 
@@ -367,7 +368,8 @@ def test_helper_missing_lib(build, btc, check, db):
                          ids=["main", "thread"])
 def test_deep_recursion(build, btc, check, db, mode, thread_name):
     depth = 100000
-    cap = frame_cap(build)
+    cap = capture_define(build, "BTC_UNWIND_MAX_FRAMES")
+    ntail = capture_define(build, "BTC_UNWIND_TAIL_FRAMES")
     argv = [build.prog("deep_recursion"), mode, str(depth)]
     # 1 GiB: 100,000 frames fit with room to spare; no stack overflow.
     big_stack = [(resource.RLIMIT_STACK, 1 << 30)]
@@ -386,15 +388,37 @@ def test_deep_recursion(build, btc, check, db, mode, thread_name):
     ft = threads.get(main) or {}
     check.eq(ft.get("name"), thread_name, "name of the faulting thread")
     fs = funcs(ft)
+    # The walk goes to the stack's real end: it keeps the innermost
+    # cap - tail frames and the outermost tail ones, and counts the rest.
     check.eq(len(fs), cap, "frames of the faulting thread (the cap BTC_UNWIND_MAX_FRAMES)")
-    check.eq(sorted(set(fs)), ["recurse"], "functions of a %d-deep recursion's innermost %d "
-             "frames" % (depth, cap))
-    unwind = ((rep.get("annotations") or {}).get("Crash") or {}).get("unwind")
-    check.eq(unwind, {main: "stopped at the frame limit"}, "annotations.Crash.unwind (the "
-             "faulting thread marked truncated, and no other)")
+    head, tail = fs[:cap - ntail], fs[cap - ntail:]
+    check.eq(sorted(set(head)), ["recurse"], "functions of a %d-deep recursion's innermost %d "
+             "frames" % (depth, cap - ntail))
+    # Below the recursion: where it began, then the thread's start in libc.
+    outer = {"main": ["main", "__libc_start_call_main", "__libc_start_main_impl", "_start"],
+             "thread": ["deep_thread", "start_thread", "clone3"]}[mode]
+    nrec = ntail - len(outer)
+    check.eq(tail, ["recurse"] * nrec + outer, "the outermost %d frames: the recursion's "
+             "first %d, then where it began" % (ntail, nrec))
+    # recurse(depth) .. recurse(0): depth + 1 frames of it, and the outer ones.
+    total = depth + 1 + len(outer)
+    check.eq((ft.get("frames_omitted"), ft.get("frames_omitted_at")), (total - cap, cap - ntail),
+             "threads[%s].frames_omitted and frames_omitted_at: the frames between the "
+             "innermost %d and the outermost %d of %d" % (main, cap - ntail, ntail, total))
     for k, th in threads.items():
-        if isinstance(th, dict) and "truncated" in th:
-            check.eq(th["truncated"], k == main, "threads[%s].truncated" % k)
+        if isinstance(th, dict) and k != main:
+            check("frames_omitted" not in th, "threads[%s] (%s) has frames_omitted=%r, though "
+                  "its stack is short" % (k, th.get("name"), th.get("frames_omitted")))
+    unwind = ((rep.get("annotations") or {}).get("Crash") or {}).get("unwind")
+    check.eq(unwind, {main: "%d frames left out after the innermost %d: a stack deeper than %d "
+                            "frames keeps its innermost and its %d outermost"
+                            % (total - cap, cap - ntail, cap, ntail)},
+             "annotations.Crash.unwind (the faulting thread's frames left out, and no other "
+             "thread's; no thread stopped early)")
+    # The summary counts the frames that are not in the report too.
+    more = "  ... %d more frames, %d of them left out of the report\n" % (
+        total - 5, total - cap)
+    check(more in r.err, "the stderr summary lacks %r:\n%s" % (more, r.err[-1500:]))
 
 
 # ---------------------------------------------------------------------------
