@@ -1,0 +1,37 @@
+/* frameless: calls into functions that have neither CFI nor a frame
+ * pointer (frameless_fns.c, built without unwind tables and its
+ * .debug_frame stripped from the program), two calls below main. "self":
+ * such a function faults; "callee": such a function calls one with CFI
+ * (target) that faults. Built at -O0: no tail calls. */
+#include <string.h>
+
+int *volatile g_null; /* NULL, and volatile so the write is not folded away */
+volatile int g_calls;
+
+void fl_fault(int n);
+void fl_call(void (*fn)(int), int n);
+void target(int n);
+void level1(int self, int n);
+
+void
+target(int n)
+{
+    *g_null = n; /* @target */
+}
+
+void
+level1(int self, int n)
+{
+    if (self)
+        fl_fault(n); /* @call_self */
+    else
+        fl_call(target, n); /* @call_callee */
+    g_calls++;
+}
+
+int
+main(int argc, char **argv)
+{
+    level1(argc > 1 && strcmp(argv[1], "self") == 0, 7); /* @main */
+    return g_calls;
+}
