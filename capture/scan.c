@@ -57,41 +57,74 @@ btc_scan_after_call(const unsigned char b[BTC_SCAN_CALL_BYTES])
     return false;
 }
 
-bool
-btc_scan_is_return_address(struct btc_unwind_mem *m, uint64_t ra, btc_scan_in_function_fn fn,
-                           void *arg)
+/* Whether @ra can be a return address, and where its call went when that
+ * was a direct call (*@ret_target; 0 for an indirect one). */
+static bool
+return_address(struct btc_unwind_mem *m, uint64_t ra, btc_scan_in_function_fn fn, void *arg,
+               uint64_t *ret_target)
 {
     unsigned char b[BTC_SCAN_CALL_BYTES];
+    const unsigned char *rel = b + BTC_SCAN_CALL_BYTES - 4;
 
     if (ra < USER_MIN + BTC_SCAN_CALL_BYTES || ra >= USER_MAX)
         return false;
     if (btc_unwind_mem_read(m, ra - BTC_SCAN_CALL_BYTES, b, sizeof(b)) < 0 ||
         !btc_scan_after_call(b))
         return false;
+    *ret_target = 0;
+    if (b[BTC_SCAN_CALL_BYTES - 5] == 0xe8)
+        *ret_target =
+            ra + (uint64_t)(int64_t)(int32_t)((uint32_t)rel[0] | (uint32_t)rel[1] << 8 |
+                                              (uint32_t)rel[2] << 16 | (uint32_t)rel[3] << 24);
     /* The call's last byte: a call that ends a function (to a noreturn
      * function) returns to the next one's first byte. */
     return fn(arg, ra - 1, NULL);
 }
 
-int
-btc_scan_stack(struct btc_unwind_mem *m, uint64_t sp, size_t max_words, btc_scan_in_function_fn fn,
-               void *arg, int64_t deadline_ns, uint64_t *ret_slot, uint64_t *ret_ra)
+bool
+btc_scan_is_return_address(struct btc_unwind_mem *m, uint64_t ra, btc_scan_in_function_fn fn,
+                           void *arg)
 {
+    uint64_t target;
+
+    return return_address(m, ra, fn, arg, &target);
+}
+
+int
+btc_scan_stack(struct btc_unwind_mem *m, uint64_t sp, size_t max_words, uint64_t callee,
+               btc_scan_in_function_fn fn, void *arg, int64_t deadline_ns, uint64_t *ret_slot,
+               uint64_t *ret_ra)
+{
+    uint64_t first_slot = 0, first_ra = 0;
+
     for (size_t i = 0; i < max_words; i++) {
-        uint64_t slot = sp + 8 * i, word;
+        uint64_t slot = sp + 8 * i, word, target;
 
         if (slot < sp || btc_unwind_mem_read_word(m, slot, &word) < 0)
-            return 0;
+            break;
         /* Checked now and then: a word costs a few reads at most. */
         if (deadline_ns > 0 && i % 64 == 63 && btc_clock_now_ns() >= deadline_ns)
-            return 0;
-        if (btc_scan_is_return_address(m, word, fn, arg)) {
-            *ret_slot = slot;
-            *ret_ra = word;
-            return 1;
+            break;
+        if (!return_address(m, word, fn, arg, &target))
+            continue;
+        /* A direct call of the frame's own function is the best evidence
+         * there is: a stale return address in the frame's locals seldom
+         * is one. */
+        if (callee == 0 || target == callee) {
+            first_slot = slot;
+            first_ra = word;
+            break;
+        }
+        if (first_ra == 0) {
+            first_slot = slot;
+            first_ra = word;
         }
     }
-    return 0;
+    if (first_ra == 0)
+        return 0;
+    *ret_slot = first_slot;
+    *ret_ra = first_ra;
+    return 1;
 }
 
 /* The subprogram among @cu's children (and in namespaces, classes and

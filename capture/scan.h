@@ -52,10 +52,12 @@ bool btc_scan_is_return_address(struct btc_unwind_mem *m, uint64_t ra, btc_scan_
 
 /**
  * Scan at most @max_words words from @sp upward, stopping at unreadable
- * memory or @deadline_ns (CLOCK_MONOTONIC, 0: none), for a return address.
+ * memory or @deadline_ns (CLOCK_MONOTONIC, 0: none), for the return
+ * address of a frame in the function entered at @callee (0: unknown): the
+ * first one after a direct call of @callee, else the first one at all.
  * Returns: 1 and *@ret_slot (its address) and *@ret_ra, or 0 when none.
  */
-int btc_scan_stack(struct btc_unwind_mem *m, uint64_t sp, size_t max_words,
+int btc_scan_stack(struct btc_unwind_mem *m, uint64_t sp, size_t max_words, uint64_t callee,
                    btc_scan_in_function_fn fn, void *arg, int64_t deadline_ns, uint64_t *ret_slot,
                    uint64_t *ret_ra);
 

@@ -108,6 +108,7 @@ struct walk_ctx {
      * address that a scan found. */
     bool resumed;
     uint64_t regs[BTC_REG_COUNT]; /* the last frame's, 0 where libdwfl does not know */
+    bool last_activation;
     /* The last frame's caller, found by scanning: where to start again. */
     bool scanned;
     uint64_t resume[BTC_REG_COUNT];
@@ -152,15 +153,13 @@ has_cfi(struct walk_ctx *ctx, uint64_t addr)
  * frame-pointer fallback unwinds it right, and no guess is needed.
  */
 static bool
-keeps_frame_pointer(struct walk_ctx *ctx, uint64_t addr)
+keeps_frame_pointer(struct walk_ctx *ctx, uint64_t addr, uint64_t start)
 {
     static const unsigned char endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
     unsigned char b[8];
-    uint64_t start = 0;
     size_t i = 0;
 
-    if (!ctx->o->in_function(ctx->o->in_function_arg, addr, &start) || start == 0 || addr < start ||
-        btc_unwind_mem_read(ctx->w->mem, start, b, sizeof(b)) < 0)
+    if (start == 0 || addr < start || btc_unwind_mem_read(ctx->w->mem, start, b, sizeof(b)) < 0)
         return false;
     if (memcmp(b, endbr64, sizeof(endbr64)) == 0)
         i = 4;
@@ -170,15 +169,17 @@ keeps_frame_pointer(struct walk_ctx *ctx, uint64_t addr)
     return addr >= start + i + 4 && ctx->regs[6] >= ctx->regs[BTC_REG_SP];
 }
 
-/* Scan from the last frame's stack pointer for its return address; on
- * success the walk is to start again there (ctx->resume). */
+/* Scan from the last frame's stack pointer for its return address (the
+ * frame is in the function entered at @callee, 0: unknown); on success the
+ * walk is to start again there (ctx->resume). */
 static bool
-scan_caller(struct walk_ctx *ctx)
+scan_caller(struct walk_ctx *ctx, uint64_t callee)
 {
     uint64_t slot, ra;
 
-    if (btc_scan_stack(ctx->w->mem, ctx->regs[BTC_REG_SP], BTC_SCAN_MAX_WORDS, ctx->o->in_function,
-                       ctx->o->in_function_arg, ctx->o->deadline_ns, &slot, &ra) <= 0)
+    if (btc_scan_stack(ctx->w->mem, ctx->regs[BTC_REG_SP], BTC_SCAN_MAX_WORDS, callee,
+                       ctx->o->in_function, ctx->o->in_function_arg, ctx->o->deadline_ns, &slot,
+                       &ra) <= 0)
         return false;
     /* The callee-saved registers are the best guess there is: a function
      * without CFI that saved and changed them cannot be unwound anyway. */
@@ -187,6 +188,17 @@ scan_caller(struct walk_ctx *ctx)
     ctx->resume[BTC_REG_SP] = slot + 8;
     ctx->scanned = true;
     return true;
+}
+
+/* The entry of the last frame's function, or 0. */
+static uint64_t
+last_function(struct walk_ctx *ctx)
+{
+    uint64_t pc = ctx->regs[BTC_REG_PC], start = 0;
+
+    if (!ctx->o->in_function(ctx->o->in_function_arg, ctx->last_activation ? pc : pc - 1, &start))
+        return 0;
+    return start;
 }
 
 static int
@@ -227,13 +239,18 @@ on_frame(Dwfl_Frame *frame, void *arg)
         ctx->regs[i] = dwfl_frame_reg(frame, i, &v) == 0 ? v : 0;
     }
     ctx->regs[BTC_REG_PC] = pc;
+    ctx->last_activation = f.activation;
     /* Neither CFI nor a frame pointer: libdwfl would take %rbp for this
      * frame's, which belongs to a caller further out, if to any. */
     if (o->in_function) {
-        uint64_t addr = f.activation ? pc : pc - 1;
+        uint64_t addr = f.activation ? pc : pc - 1, start = 0;
 
-        if (!has_cfi(ctx, addr) && !keeps_frame_pointer(ctx, addr) && scan_caller(ctx))
-            return DWARF_CB_ABORT;
+        if (!has_cfi(ctx, addr)) {
+            if (!o->in_function(o->in_function_arg, addr, &start))
+                start = 0;
+            if (!keeps_frame_pointer(ctx, addr, start) && scan_caller(ctx, start))
+                return DWARF_CB_ABORT;
+        }
     }
     return DWARF_CB_OK;
 }
@@ -290,7 +307,7 @@ btc_unwind_walk_thread(Dwfl *dwfl, struct btc_unwind_walker *w, int tid,
             s.truncated = true;
             r = set_error(&s.error, "dwfl_getthread_frames: %s", msg ? msg : "unknown error");
             if (r < 0 || ctx.walked == before || !o->in_function || round >= MAX_RESUMES ||
-                !scan_caller(&ctx))
+                !scan_caller(&ctx, last_function(&ctx)))
                 break;
         }
         if (!ctx.scanned)

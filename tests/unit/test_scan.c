@@ -96,8 +96,15 @@ in_range(void *arg, uint64_t addr, uint64_t *ret_start)
     return addr >= r->lo && addr < r->hi;
 }
 
-__attribute__((noinline)) static uint64_t
+__attribute__((noipa)) static uint64_t
 return_address(void)
+{
+    return (uint64_t)(uintptr_t)__builtin_return_address(0);
+}
+
+/* noipa: not folded into return_address, whose code it shares. */
+__attribute__((noipa)) static uint64_t
+other_address(void)
 {
     return (uint64_t)(uintptr_t)__builtin_return_address(0);
 }
@@ -130,22 +137,55 @@ test_scan_finds_the_first_return_address_into_a_function(void **state)
     stack[10] = ra;
     btc_unwind_mem_init(&m, getpid(), 0, stack, (uint64_t)(uintptr_t)stack, sizeof(stack));
     assert_int_equal(
-        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 16, in_range, &code, 0, &slot, &found), 1);
+        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 16, 0, in_range, &code, 0, &slot, &found),
+        1);
     assert_int_equal(slot, (uint64_t)(uintptr_t)&stack[7]);
     assert_int_equal(found, ra);
     /* The predicate decides only for what ends with a call: fake and ra. */
     assert_int_equal(code.calls, 2);
     /* Any address a function: the data that ends with E8 is taken. */
     assert_int_equal(
-        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 16, in_range, &any, 0, &slot, &found), 1);
+        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 16, 0, in_range, &any, 0, &slot, &found), 1);
     assert_int_equal(slot, (uint64_t)(uintptr_t)&stack[5]);
     /* Not within the words it may scan. */
     assert_int_equal(
-        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 7, in_range, &code, 0, &slot, &found), 0);
+        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 7, 0, in_range, &code, 0, &slot, &found), 0);
     /* Nothing is a function. */
     code.lo = code.hi = 0;
     assert_int_equal(
-        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 16, in_range, &code, 0, &slot, &found), 0);
+        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 16, 0, in_range, &code, 0, &slot, &found),
+        0);
+    btc_unwind_mem_done(&m);
+}
+
+/* A frame whose function is known: a return address after a direct call
+ * of it wins over one further in, that called something else (a stale
+ * value in the frame's locals). */
+static void
+test_scan_prefers_a_direct_call_of_the_callee(void **state)
+{
+    uint64_t ra = return_address(), stale = other_address(), stack[8] = {0}, slot, found;
+    uint64_t callee = (uint64_t)(uintptr_t)&return_address;
+    struct range any = {.lo = 0, .hi = UINT64_MAX};
+    struct btc_unwind_mem m;
+
+    (void)state;
+    stack[2] = stale;
+    stack[5] = ra;
+    btc_unwind_mem_init(&m, getpid(), 0, stack, (uint64_t)(uintptr_t)stack, sizeof(stack));
+    assert_int_equal(
+        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 8, callee, in_range, &any, 0, &slot, &found),
+        1);
+    assert_int_equal(slot, (uint64_t)(uintptr_t)&stack[5]);
+    assert_int_equal(found, ra);
+    /* The callee unknown, or called by nobody there: the first one. */
+    assert_int_equal(
+        btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 8, 0, in_range, &any, 0, &slot, &found), 1);
+    assert_int_equal(found, stale);
+    assert_int_equal(btc_scan_stack(&m, (uint64_t)(uintptr_t)stack, 8, callee + 1, in_range, &any,
+                                    0, &slot, &found),
+                     1);
+    assert_int_equal(slot, (uint64_t)(uintptr_t)&stack[2]);
     btc_unwind_mem_done(&m);
 }
 
@@ -166,7 +206,7 @@ test_scan_stops_at_unreadable_memory(void **state)
     words = (uint64_t *)(p + page) - 4;
     memset(words, 0, 4 * sizeof(*words));
     btc_unwind_mem_init(&m, getpid(), 0, NULL, 0, 0);
-    assert_int_equal(btc_scan_stack(&m, (uint64_t)(uintptr_t)words, BTC_SCAN_MAX_WORDS, in_range,
+    assert_int_equal(btc_scan_stack(&m, (uint64_t)(uintptr_t)words, BTC_SCAN_MAX_WORDS, 0, in_range,
                                     &any, 0, &slot, &ra),
                      0);
     assert_int_equal(any.calls, 0);
@@ -199,6 +239,7 @@ main(void)
         cmocka_unit_test(test_scan_knows_every_call_form),
         cmocka_unit_test(test_scan_refuses_what_is_no_call),
         cmocka_unit_test(test_scan_finds_the_first_return_address_into_a_function),
+        cmocka_unit_test(test_scan_prefers_a_direct_call_of_the_callee),
         cmocka_unit_test(test_scan_stops_at_unreadable_memory),
         cmocka_unit_test(test_scan_default_predicate_on_this_process),
     };
