@@ -209,6 +209,12 @@ CASES = {
         guessed=[1], expect=_frames("frameless", ("fl_fault", "@fl_fault", False,
                                                   "frameless_fns.c"),
                                     ("level1", "@call_self"), ("main", "@main"))),
+    # The control: no CFI, but a frame pointer; libdwfl's frame-pointer
+    # fallback unwinds it, and nothing is guessed.
+    "frameless_fp": Case(
+        "frameless", args=["fp"], gdb_prog="frameless_cfi", no_cfi=["fp_fault"],
+        expect=_frames("frameless", ("fp_fault", "@fp_fault", False, "frameless_fp.c"),
+                       ("level1", "@call_fp"), ("main", "@main"))),
     "frameless_callee": Case(
         "frameless", args=["callee"], gdb_prog="frameless_cfi", no_cfi=["fl_fault", "fl_call"],
         guessed=[2], expect=_frames("frameless", ("target", "@target"),
