@@ -12,9 +12,6 @@
 #include "frame_keep.h"
 #include "ptrace_threads.h"
 
-/* Walks started again past a guess, per thread: each costs a scan. */
-#define MAX_RESUMES 1024
-
 static pid_t
 next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
 {
@@ -275,7 +272,9 @@ btc_unwind_walk_thread(Dwfl *dwfl, struct btc_unwind_walker *w, int tid,
     int r = 0;
 
     btc_frame_keep_init(&ctx.keep, o->keep, o->tail);
-    for (size_t round = 0;; round++) {
+    /* Each walk started again past a guess adds a frame at least: the
+     * limit and the deadline bound them too. */
+    for (;;) {
         size_t before = ctx.walked;
         int dr;
 
@@ -306,17 +305,12 @@ btc_unwind_walk_thread(Dwfl *dwfl, struct btc_unwind_walker *w, int tid,
 
             s.truncated = true;
             r = set_error(&s.error, "dwfl_getthread_frames: %s", msg ? msg : "unknown error");
-            if (r < 0 || ctx.walked == before || !o->in_function || round >= MAX_RESUMES ||
+            if (r < 0 || ctx.walked == before || !o->in_function ||
                 !scan_caller(&ctx, last_function(&ctx)))
                 break;
         }
         if (!ctx.scanned)
             break;
-        if (round >= MAX_RESUMES) {
-            s.truncated = true;
-            r = set_error(&s.error, "%s", "stopped after too many frames found by scanning");
-            break;
-        }
         free(s.error);
         s.error = NULL;
         s.truncated = false;
