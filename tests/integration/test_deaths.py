@@ -22,6 +22,9 @@ fault to the death, DESIGN §1/§5: at most BACKTRACE_TIMEOUT + 0.5 s).
                        to its end, the innermost frames and the outermost
                        16 (main's among them) kept, the rest counted
   deep_recursion[thread] the same on a thread with a 1 GiB stack
+  deep_frameless       3000 levels of a function with neither CFI nor a
+                       frame pointer: each caller found by scanning the
+                       stack and marked guessed, walked down to main
   kill_segv            kill -SEGV from another process: classifier SIGSEGV,
                        the sender's pid in error.message and the "Crash"
                        annotation, death by SIGSEGV
@@ -419,6 +422,43 @@ def test_deep_recursion(build, btc, check, db, mode, thread_name):
     more = "  ... %d more frames, %d of them left out of the report\n" % (
         total - 5, total - cap)
     check(more in r.err, "the stderr summary lacks %r:\n%s" % (more, r.err[-1500:]))
+
+
+def test_deep_frameless(build, btc, check, db):
+    """A recursion 3000 deep through fl_recurse, which has neither CFI nor a
+    frame pointer (progs/frameless_fns.c): every frame but the faulting one
+    is found by a scan of the stack, and marked so, down to main."""
+    depth = 3000
+    cap = capture_define(build, "BTC_UNWIND_MAX_FRAMES")
+    ntail = capture_define(build, "BTC_UNWIND_TAIL_FRAMES")
+    argv = [build.prog("frameless"), "deep", str(depth)]
+    r = run(argv, btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"))
+    fate(check, r, signal.SIGSEGV, "deep frameless recursion")
+    bounded(check, r, DEFAULT_TIMEOUT_S, "deep frameless recursion, %d frames" % depth)
+    no_lingering(check, r, "deep frameless recursion")
+    rep = one_report(check, db, "deep frameless recursion")
+    if rep is None:
+        return
+    attrs, threads = common(check, rep, signal.SIGSEGV, r.pid, "deep frameless recursion")
+    main = rep.get("mainThread")
+    ft = threads.get(main) or {}
+    stack = ft.get("stack") or []
+    fs = funcs(ft)
+    # fl_recurse(depth) .. fl_recurse(0), level1 (the caller of the first,
+    # found by a scan too), main and libc's start, which have CFI.
+    outer = ["level1", "main", "__libc_start_call_main", "__libc_start_main_impl", "_start"]
+    total = depth + 1 + len(outer)
+    check.eq(len(fs), cap, "frames of the faulting thread (the cap BTC_UNWIND_MAX_FRAMES)")
+    check.eq(fs[:cap - ntail], ["fl_recurse"] * (cap - ntail), "the innermost %d frames"
+             % (cap - ntail))
+    check.eq(fs[cap - ntail:], ["fl_recurse"] * (ntail - len(outer)) + outer,
+             "the outermost %d frames" % ntail)
+    check.eq((ft.get("frames_omitted"), ft.get("frames_omitted_at")), (total - cap, cap - ntail),
+             "frames_omitted and frames_omitted_at of %d frames" % total)
+    guessed = [i for i, f in enumerate(stack) if f.get("guessed_frame")]
+    check.eq(guessed, list(range(1, cap - len(outer) + 1)), "frames marked guessed_frame: each "
+             "fl_recurse caller and level1, found by scanning; not the faulting frame, nor main "
+             "and below, which CFI found")
 
 
 # ---------------------------------------------------------------------------

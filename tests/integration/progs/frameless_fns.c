@@ -8,6 +8,7 @@ extern int *volatile g_null;
 
 void fl_fault(int n);
 void fl_call(void (*fn)(int), int n);
+long fl_recurse(long n);
 
 void
 fl_fault(int n)
@@ -24,4 +25,16 @@ fl_call(void (*fn)(int), int n)
 
     fn((int)local[0]); /* @fl_call */
     local[1] = 1;
+}
+
+long
+fl_recurse(long n)
+{
+    volatile long local[3] = {n, 0, 0};
+
+    if (n == 0) {
+        *g_null = 1; /* @fl_recurse_fault */
+        return 0;
+    }
+    return fl_recurse(n - 1) + local[0]; /* @fl_recurse */
 }
