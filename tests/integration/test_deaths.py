@@ -22,6 +22,9 @@ fault to the death, DESIGN §1/§5: at most BACKTRACE_TIMEOUT + 0.5 s).
                        to its end, the innermost frames and the outermost
                        16 (main's among them) kept, the rest counted
   deep_recursion[thread] the same on a thread with a 1 GiB stack
+  deep_recursion_limit   1,200,000 frames deep: the walk stops at its hard
+                       limit (2^20 frames) or the capture deadline, in
+                       bounded time, keeps head and tail and counts the rest
   deep_frameless       3000 levels of a function with neither CFI nor a
                        frame pointer: each caller found by scanning the
                        stack and marked guessed, walked down to main
@@ -422,6 +425,43 @@ def test_deep_recursion(build, btc, check, db, mode, thread_name):
     more = "  ... %d more frames, %d of them left out of the report\n" % (
         total - 5, total - cap)
     check(more in r.err, "the stderr summary lacks %r:\n%s" % (more, r.err[-1500:]))
+
+
+def test_deep_recursion_limit(build, btc, check, db):
+    """Deeper than the walk's hard limit: the walk ends there, or at the
+    capture deadline on a slow machine, and says which; the report keeps
+    the cap's frames and counts the others walked."""
+    depth = 1200000
+    cap = capture_define(build, "BTC_UNWIND_MAX_FRAMES")
+    ntail = capture_define(build, "BTC_UNWIND_TAIL_FRAMES")
+    limit = 1 << 20  # BTC_UNWIND_WALK_LIMIT
+    argv = [build.prog("deep_recursion"), "main", str(depth)]
+    r = run(argv, btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"),
+            limits=[(resource.RLIMIT_STACK, 1 << 30)])
+    fate(check, r, signal.SIGSEGV, "deeper than the walk's limit")
+    bounded(check, r, DEFAULT_TIMEOUT_S, "deep recursion, %d frames" % depth)
+    rep = one_report(check, db, "deeper than the walk's limit")
+    if rep is None:
+        return
+    attrs, threads = common(check, rep, signal.SIGSEGV, r.pid, "deeper than the walk's limit")
+    main = rep.get("mainThread")
+    ft = threads.get(main) or {}
+    fs = funcs(ft)
+    check.eq(len(fs), cap, "frames of the faulting thread (the cap BTC_UNWIND_MAX_FRAMES)")
+    check.eq(sorted(set(fs)), ["recurse"], "a walk cut inside the recursion keeps recurse "
+             "frames alone")
+    omitted = ft.get("frames_omitted")
+    note = ((rep.get("annotations") or {}).get("Crash") or {}).get("unwind", {}).get(main, "")
+    if note.startswith("stopped at the frame limit; "):
+        check.eq(omitted, limit - cap, "frames_omitted: the frames walked (the hard limit %d) "
+                 "less those kept" % limit)
+    else:
+        check(note.startswith("stopped at the capture deadline; ") and isinstance(omitted, int)
+              and 0 < omitted < limit - cap, "annotations.Crash.unwind[%s] = %r, "
+              "frames_omitted = %r: the walk should stop at the hard limit, or before it at "
+              "the deadline" % (main, note, omitted))
+    check("%d frames left out after the innermost %d" % (omitted or 0, cap - ntail) in note,
+          "annotations.Crash.unwind[%s] = %r does not count the frames left out" % (main, note))
 
 
 def test_deep_frameless(build, btc, check, db):
