@@ -12,6 +12,9 @@
 #include "frame_keep.h"
 #include "ptrace_threads.h"
 
+/* %rbp's DWARF register number, like BTC_REG_SP's. */
+#define DWARF_REG_RBP 6
+
 static pid_t
 next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
 {
@@ -163,7 +166,7 @@ keeps_frame_pointer(struct walk_ctx *ctx, uint64_t addr, uint64_t start)
     if (b[i] != 0x55 || b[i + 1] != 0x48 ||
         !((b[i + 2] == 0x89 && b[i + 3] == 0xe5) || (b[i + 2] == 0x8b && b[i + 3] == 0xec)))
         return false;
-    return addr >= start + i + 4 && ctx->regs[6] >= ctx->regs[BTC_REG_SP];
+    return addr >= start + i + 4 && ctx->regs[DWARF_REG_RBP] >= ctx->regs[BTC_REG_SP];
 }
 
 /* Scan from the last frame's stack pointer for its return address (the
