@@ -285,6 +285,9 @@ btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const c
         goto fail;
 
     btc_unwind_mem_init(&s->mem, rec->pid, 0, s->stack, rec->stack_start, rec->stack_len);
+    /* The call before a return address the stack scan considers, also in a
+     * process that is not dumpable. */
+    s->mem.dwfl = s->dwfl;
     s->walker = (struct btc_unwind_walker){.rec = rec, .mem = &s->mem};
     t = add_thread(s, rec->tid);
     if (!t) {
