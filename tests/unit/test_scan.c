@@ -1,6 +1,8 @@
 /* Unit tests of capture/scan.c: which bytes end with an x86-64 call, the
  * stack scan's bounds, and the default in-function predicate on this very
  * process. The bytes are those gas assembles for each form. */
+#include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -232,6 +234,31 @@ test_scan_default_predicate_on_this_process(void **state)
     dwfl_end(dwfl);
 }
 
+/* A process whose memory cannot be read (here: no such process): code
+ * comes from the module's file, data does not. */
+static void
+test_scan_reads_code_from_the_file_when_memory_is_refused(void **state)
+{
+    uint64_t fn = (uint64_t)(uintptr_t)&return_address;
+    unsigned char got[BTC_SCAN_CALL_BYTES];
+    struct btc_unwind_mem m;
+    Dwfl *dwfl = NULL;
+
+    (void)state;
+    btc_unwind_mem_init(&m, INT_MAX, 0, NULL, 0, 0);
+    assert_int_equal(btc_unwind_mem_read(&m, fn, got, sizeof(got)), -EFAULT);
+    assert_int_equal(btc_unwind_dwfl_open(getpid(), NULL, 0, &dwfl), 0);
+    m.dwfl = dwfl;
+    assert_int_equal(btc_unwind_mem_read(&m, fn, got, sizeof(got)), 0);
+    assert_memory_equal(got, (const void *)&return_address, sizeof(got));
+    /* The scan's own question, answered from the file. */
+    assert_true(btc_scan_is_return_address(&m, return_address(), btc_scan_in_function_dwfl, dwfl));
+    assert_int_equal(btc_unwind_mem_read(&m, (uint64_t)(uintptr_t)g_fake_code, got, sizeof(got)),
+                     -EFAULT);
+    btc_unwind_mem_done(&m);
+    dwfl_end(dwfl);
+}
+
 int
 main(void)
 {
@@ -242,6 +269,7 @@ main(void)
         cmocka_unit_test(test_scan_prefers_a_direct_call_of_the_callee),
         cmocka_unit_test(test_scan_stops_at_unreadable_memory),
         cmocka_unit_test(test_scan_default_predicate_on_this_process),
+        cmocka_unit_test(test_scan_reads_code_from_the_file_when_memory_is_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
