@@ -5,6 +5,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include <stdlib.h>
 
 #include "clock.h"
 
@@ -163,6 +164,18 @@ btc_scan_in_function_dwfl(void *arg, uint64_t addr, uint64_t *ret_start)
 
     if (!mod)
         return false;
+    /* An FDE covers a function's code, and is found in O(log n) through
+     * .eh_frame_hdr, also in a stripped module; its range may be a part of
+     * the function only, so the entry comes from the symbols. */
+    if (!ret_start) {
+        Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+        Dwarf_Frame *frame;
+
+        if (cfi && dwarf_cfi_addrframe(cfi, addr - bias, &frame) == 0) {
+            free(frame);
+            return true;
+        }
+    }
     name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
     if (name && sym.st_size > 0 && off < sym.st_size &&
         (GELF_ST_TYPE(sym.st_info) == STT_FUNC || GELF_ST_TYPE(sym.st_info) == STT_GNU_IFUNC)) {

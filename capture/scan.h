@@ -29,10 +29,11 @@
 typedef bool (*btc_scan_in_function_fn)(void *arg, uint64_t addr, uint64_t *ret_start);
 
 /**
- * The default predicate, with libdwfl: an ELF function symbol whose extent
- * covers @addr (dwfl_module_addrinfo), else a DWARF subprogram of the unit
- * at @addr (dwfl_module_addrdie). @arg is the Dwfl *. Cost: linear in the
- * module's symbols; a symbol index replaces it.
+ * The default predicate, with libdwfl: an FDE of .eh_frame covering @addr
+ * (when @ret_start is NULL), else an ELF function symbol whose extent
+ * covers it (dwfl_module_addrinfo), else a DWARF subprogram of the unit at
+ * @addr (dwfl_module_addrdie). @arg is the Dwfl *. Cost: O(log n) with an
+ * FDE, else linear in the module's symbols; a symbol index replaces it.
  */
 bool btc_scan_in_function_dwfl(void *arg, uint64_t addr, uint64_t *ret_start);
 
