@@ -977,3 +977,39 @@ def test_crash(build, check, tmp_path, name):
                            if abort_text is not None else None, abort_text)
     if c.failures:
         print("stderr of the run with btcrash:\n" + r1.err[-3000:])
+
+
+def test_call_null_stripped(build, check, tmp_path):
+    """A call through NULL in a program stripped of its symbol table: the
+    scan still takes the return address at the stack pointer, which an FDE
+    of .eh_frame places in a function (dispatch, nameless now), and the
+    walk goes on to main."""
+    c = check
+    prog = str(tmp_path / "call_null_stripped")
+    shutil.copy2(build.prog("call_null"), prog)
+    syms = subprocess.run(["nm", prog], capture_output=True, text=True, check=True).stdout
+    addr = {m.group(2): int(m.group(1), 16)
+            for m in re.finditer(r"^([0-9a-f]+) [Tt] (\w+)$", syms, re.M)}
+    subprocess.run(["strip", "--strip-all", prog], check=True)
+    c.eq(subprocess.run(["nm", prog], capture_output=True, text=True).stdout, "",
+         "[harness self-check] the stripped copy's symbols")
+    (tmp_path / "cwd").mkdir()
+    db = str(tmp_path / "db")
+    r = run([prog], dict(base_env(), LD_PRELOAD=build.lib, BACKTRACE_DATABASE_PATH=db),
+            str(tmp_path / "cwd"))
+    c.eq(r.termsig, signal.SIGSEGV, "the signal it died of")
+    rep, _ = check_db(c, db, "")
+    if rep is None:
+        return
+    stack = (as_dict(rep.get("threads")).get(rep.get("mainThread")) or {}).get("stack") or []
+    if not c(len(stack) >= 3, "only %d frames: %r" % (len(stack), stack)):
+        return
+    c.eq((stack[0].get("address"), stack[0].get("guessed_frame")), ("0x0", None), "frame 0")
+    c.eq(stack[1].get("guessed_frame"), True, "frame 1, found at the stack pointer, is guessed")
+    c.eq(stack[2].get("guessed_frame"), None, "frame 2, found by CFI, is not guessed")
+    for i, fn, nxt in ((1, "dispatch", "main"), (2, "main", None)):
+        off = hex_int(stack[i].get("module_offset"))
+        end = min(a for a in addr.values() if a > addr[fn]) if nxt is None else addr[nxt]
+        c(off is not None and addr[fn] < off <= end, "frame %d: module_offset %r is not a "
+          "return address in %s [%#x, %#x)" % (i, stack[i].get("module_offset"), fn, addr[fn],
+                                                end))
