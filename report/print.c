@@ -144,13 +144,22 @@ program_name(json_t *report)
     return name ? name : "the program";
 }
 
+/* A count in @obj's member @key: 0 unless a positive integer (a stored
+ * report may say anything). */
+static size_t
+count(json_t *obj, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(obj, key));
+
+    return v > 0 ? (size_t)v : 0;
+}
+
 void
 btc_print_summary(FILE *out, json_t *report, const char *stored_path)
 {
     json_t *stack = json_object_get(fault_thread(report), "stack");
     size_t n = json_array_size(stack), more;
-    size_t omitted =
-        (size_t)json_integer_value(json_object_get(fault_thread(report), "frames_omitted"));
+    size_t omitted = count(fault_thread(report), "frames_omitted");
 
     fputs("btcrash: ", out);
     put_safe(out, program_name(report));
@@ -227,8 +236,8 @@ print_thread(FILE *out, json_t *report, const char *tid, json_t *thread, const s
             : is_crash(report) ? " (crashed)"
                                : " (reported)",
             st->reset, json_array_size(stack) ? "" : ": no frames");
-    omitted = (size_t)json_integer_value(json_object_get(thread, "frames_omitted"));
-    at = (size_t)json_integer_value(json_object_get(thread, "frames_omitted_at"));
+    omitted = count(thread, "frames_omitted");
+    at = count(thread, "frames_omitted_at");
     for (size_t i = 0; i < json_array_size(stack); i++) {
         /* Past the frames left out, frames keep their depth's number. */
         if (omitted > 0 && i == at)
