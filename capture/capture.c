@@ -21,6 +21,7 @@
 #include "modules.h"
 #include "procinfo.h"
 #include "ptrace_threads.h"
+#include "scan.h"
 #include "sysinfo.h"
 #include "uuid.h"
 #include "walk.h"
@@ -112,80 +113,31 @@ add_thread(struct btc_capture_session *s, int tid)
     return &v[c->nthreads - 1];
 }
 
-static bool
-in_module(const struct btc_capture *c, uint64_t pc)
-{
-    for (size_t i = 0; i < c->nmodules; i++)
-        if (pc >= c->modules[i].start && pc - c->modules[i].start < c->modules[i].size)
-            return true;
-    return false;
-}
-
-/*
- * The crashing thread's walk ended at frame 0, whose pc is in no module or
- * has no CFI: a call through NULL, into unmapped or unloaded code. Such a
- * call pushed its return address and jumped, so the word at the stack
- * pointer is the caller's return address: when it lies in a module, walk
- * again from there (pc = that word, sp past it) and put the walk behind
- * frame 0, its first frame marked guessed. Returns 0 (nothing found is no
- * error) or -ENOMEM.
- */
+/* Unwind @t until @deadline_ns: to the stack's real end (within
+ * BTC_UNWIND_WALK_LIMIT frames), keeping its innermost and outermost
+ * frames, and scanning the stack past a frame without CFI or frame
+ * pointer, with libdwfl's symbols for the functions a return address must
+ * point into. */
 static int
-guess_caller(struct btc_capture_session *s, struct btc_raw_thread *t)
+unwind_thread(struct btc_capture_session *s, struct btc_raw_thread *t, int64_t deadline_ns)
 {
-    uint64_t regs[BTC_REG_COUNT], ra;
+    const struct btc_unwind_walk_opts opts = {
+        .keep = BTC_UNWIND_MAX_FRAMES,
+        .tail = BTC_UNWIND_TAIL_FRAMES,
+        .limit = BTC_UNWIND_WALK_LIMIT,
+        .deadline_ns = deadline_ns,
+        .in_function = btc_scan_in_function_dwfl,
+        .in_function_arg = s->dwfl,
+    };
     struct btc_unwind_raw_stack raw = {0};
-    struct btc_raw_frame *v;
-    int r;
-
-    /* Frame 0 in no module: whatever libdwfl found past it came from its
-     * frame-pointer fallback, which skips the caller (a call pushes no
-     * frame pointer). In a module, only a walk that ended there (no CFI). */
-    if (t->nframes == 0 ||
-        (in_module(s->c, t->frames[0].pc) && (t->nframes != 1 || !t->truncated)) ||
-        btc_unwind_mem_read_word(&s->mem, s->rec->regs[BTC_REG_SP], &ra) < 0 ||
-        !in_module(s->c, ra))
-        return 0;
-    memcpy(regs, s->rec->regs, sizeof(regs));
-    regs[BTC_REG_PC] = ra;
-    regs[BTC_REG_SP] += 8;
-    s->walker.fault_regs = regs;
-    r = btc_unwind_walk_thread(s->dwfl, t->tid, BTC_UNWIND_MAX_FRAMES - 1, &raw);
-    s->walker.fault_regs = NULL;
-    if (r < 0 || raw.n == 0) {
-        btc_unwind_raw_stack_free(&raw);
-        return r;
-    }
-    v = realloc(t->frames, (raw.n + 1) * sizeof(*v));
-    if (!v) {
-        btc_unwind_raw_stack_free(&raw);
-        return -ENOMEM;
-    }
-    /* Frame 0 stays; what the first walk found behind it is replaced. */
-    memcpy(v + 1, raw.frames, raw.n * sizeof(*v));
-    /* A return address, not the next instruction: looked up at ra - 1. */
-    v[1].activation = false;
-    v[1].guessed = true;
-    t->frames = v;
-    t->nframes = raw.n + 1;
-    t->truncated = raw.truncated;
-    free(t->error);
-    t->error = raw.error;
-    raw.error = NULL;
-    btc_unwind_raw_stack_free(&raw);
-    return 0;
-}
-
-static int
-unwind_thread(struct btc_capture_session *s, struct btc_raw_thread *t)
-{
-    struct btc_unwind_raw_stack raw = {0};
-    int r = btc_unwind_walk_thread(s->dwfl, t->tid, BTC_UNWIND_MAX_FRAMES, &raw);
+    int r = btc_unwind_walk_thread(s->dwfl, &s->walker, t->tid, &opts, &raw);
 
     if (r < 0)
         return r;
     t->frames = raw.frames;
     t->nframes = raw.n;
+    t->omitted = raw.omitted;
+    t->omitted_at = raw.omitted_at;
     t->truncated = raw.truncated;
     t->error = raw.error;
     /* A thread that has exited since it was unwound keeps its frames; it
@@ -284,7 +236,8 @@ say(char *why, size_t size, const char *what, int err)
 
 int
 btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const char *maps,
-                  size_t maps_len, struct btc_capture_session **ret, char *why, size_t size)
+                  size_t maps_len, int64_t unwind_deadline_ns, struct btc_capture_session **ret,
+                  char *why, size_t size)
 {
     struct btc_capture_session *s;
     struct btc_raw_thread *t;
@@ -332,6 +285,9 @@ btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const c
         goto fail;
 
     btc_unwind_mem_init(&s->mem, rec->pid, 0, s->stack, rec->stack_start, rec->stack_len);
+    /* The call before a return address the stack scan considers, also in a
+     * process that is not dumpable. */
+    s->mem.dwfl = s->dwfl;
     s->walker = (struct btc_unwind_walker){.rec = rec, .mem = &s->mem};
     t = add_thread(s, rec->tid);
     if (!t) {
@@ -345,9 +301,7 @@ btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const c
         r = -EINVAL;
         goto fail;
     }
-    r = unwind_thread(s, t);
-    if (r == 0)
-        r = guess_caller(s, t);
+    r = unwind_thread(s, t, unwind_deadline_ns);
     if (r < 0)
         goto fail;
     r = collect_abort_facts(s);
@@ -473,7 +427,7 @@ btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
                 return r;
             continue;
         }
-        r = unwind_thread(s, t);
+        r = unwind_thread(s, t, unwind_deadline_ns);
         if (r < 0)
             return r;
     }

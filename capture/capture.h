@@ -16,8 +16,15 @@
 
 #include "crash_record.h"
 
-/* Frames kept per thread; a deeper stack is cut and marked truncated. */
-#define BTC_UNWIND_MAX_FRAMES 1024
+/* Frames kept per thread. A deeper stack is walked to its end all the
+ * same and keeps its innermost frames and its outermost
+ * BTC_UNWIND_TAIL_FRAMES (where a recursion began, down to main); the
+ * frames between are counted (btc_raw_thread.omitted). */
+#define BTC_UNWIND_MAX_FRAMES  1024
+#define BTC_UNWIND_TAIL_FRAMES 16
+/* Frames walked per thread at most, and what the memory of the walk does
+ * not depend on: a stack deeper still is cut and marked truncated. */
+#define BTC_UNWIND_WALK_LIMIT (1u << 20)
 /* Threads unwound besides the crashing one; the others are listed as
  * missing. Thousands of idle threads would otherwise take the time the
  * crashing thread's symbols need. */
@@ -26,9 +33,9 @@
 struct btc_raw_frame {
     uint64_t pc;
     bool activation; /* pc is the next instruction to run, not a return address */
-    /* Found by a heuristic, not by CFI: the return address at the stack
-     * pointer of a frame 0 in no module or without CFI (a call through
-     * NULL, into unmapped or unloaded code). */
+    /* Found by scanning the stack (scan.h), not by CFI: the caller of a
+     * frame that has neither CFI nor a frame pointer, e.g. a frame 0 in no
+     * module (a call through NULL, into unmapped or unloaded code). */
     bool guessed;
 };
 
@@ -40,6 +47,10 @@ struct btc_raw_thread {
     char *error;    /* why the walk stopped early, or NULL */
     struct btc_raw_frame *frames; /* innermost first */
     size_t nframes;
+    /* Frames of a stack deeper than BTC_UNWIND_MAX_FRAMES left out before
+     * frames[omitted_at]; 0 and 0 when none. */
+    size_t omitted;
+    size_t omitted_at;
 };
 
 struct btc_module {
@@ -90,7 +101,8 @@ struct btc_capture_session;
  * Start capturing the process of @rec: open its modules from the record's
  * memory map (@maps, @maps_len bytes), or from /proc/PID/maps when the
  * record has none, and unwind the crashing thread from the record's
- * registers and stack copy @stack. Reads the abort message, the C++
+ * registers and stack copy @stack, until @unwind_deadline_ns
+ * (CLOCK_MONOTONIC; 0: none). Reads the abort message, the C++
  * exception and the /proc facts. Nothing is stopped yet: this is the part
  * that needs neither ptrace nor /proc/PID/mem, so it works for a
  * non-dumpable process too.
@@ -101,7 +113,8 @@ struct btc_capture_session;
  * Borrows: @rec, @stack and @maps, which must outlive the session.
  */
 int btc_capture_begin(const struct btc_crash_record *rec, const void *stack, const char *maps,
-                      size_t maps_len, struct btc_capture_session **ret, char *why, size_t size);
+                      size_t maps_len, int64_t unwind_deadline_ns, struct btc_capture_session **ret,
+                      char *why, size_t size);
 
 /**
  * Stop the other threads with ptrace until @stop_deadline_ns, unwind them

@@ -79,7 +79,10 @@ thread_to_json(const struct btc_raw_thread *t)
     if (btc_json_set_int(o, "tid", t->tid) < 0 || set_opt_str(o, "name", t->name) < 0 ||
         btc_json_set_bool(o, "fault", t->fault) < 0 ||
         btc_json_set_bool(o, "truncated", t->truncated) < 0 ||
-        set_opt_str(o, "error", t->error) < 0 || btc_json_set(o, "frames", frames) < 0) {
+        set_opt_str(o, "error", t->error) < 0 ||
+        (t->omitted > 0 && (btc_json_set_int(o, "omitted", (long long)t->omitted) < 0 ||
+                            btc_json_set_int(o, "omitted_at", (long long)t->omitted_at) < 0)) ||
+        btc_json_set(o, "frames", frames) < 0) {
         frames = NULL;
         goto fail;
     }
@@ -180,7 +183,7 @@ get_hex(json_t *v, uint64_t *ret)
 static int
 thread_from_json(json_t *o, struct btc_raw_thread *t)
 {
-    json_t *frames = json_object_get(o, "frames"), *f;
+    json_t *frames = json_object_get(o, "frames"), *f, *v;
     size_t i;
     int r;
 
@@ -202,6 +205,17 @@ thread_from_json(json_t *o, struct btc_raw_thread *t)
         t->frames[i].activation = json_is_true(json_array_get(f, 1));
         t->frames[i].guessed = json_is_true(json_array_get(f, 2));
         t->nframes = i + 1;
+    }
+    /* Frames left out lie between two kept ones. */
+    v = json_object_get(o, "omitted");
+    if (v) {
+        json_t *at = json_object_get(o, "omitted_at");
+
+        if (!json_is_integer(v) || !json_is_integer(at) || json_integer_value(v) <= 0 ||
+            json_integer_value(at) <= 0 || (size_t)json_integer_value(at) >= t->nframes)
+            return -EINVAL;
+        t->omitted = (size_t)json_integer_value(v);
+        t->omitted_at = (size_t)json_integer_value(at);
     }
     return 0;
 }

@@ -7,6 +7,8 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 
+#include <gelf.h>
+
 void
 btc_unwind_mem_init(struct btc_unwind_mem *m, int pid, int peek_tid, const void *snap,
                     uint64_t snap_start, uint64_t snap_len)
@@ -84,6 +86,27 @@ peek_bytes(struct btc_unwind_mem *m, uint64_t addr, unsigned char *buf, size_t l
     return 0;
 }
 
+/* @len bytes at @addr from the executable section of a module's file that
+ * holds them all. */
+static int
+file_bytes(struct btc_unwind_mem *m, uint64_t addr, unsigned char *buf, size_t len)
+{
+    Dwfl_Module *mod = m->dwfl ? dwfl_addrmodule(m->dwfl, addr) : NULL;
+    Dwarf_Addr rel = addr, bias;
+    Elf_Scn *scn = mod ? dwfl_module_address_section(mod, &rel, &bias) : NULL;
+    Elf_Data *d;
+    GElf_Shdr shdr;
+
+    if (!scn || !gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_PROGBITS ||
+        !(shdr.sh_flags & SHF_EXECINSTR))
+        return -EFAULT;
+    d = elf_getdata(scn, NULL);
+    if (!d || !d->d_buf || rel > d->d_size || len > d->d_size - rel)
+        return -EFAULT;
+    memcpy(buf, (const unsigned char *)d->d_buf + rel, len);
+    return 0;
+}
+
 int
 btc_unwind_mem_read(struct btc_unwind_mem *m, uint64_t addr, void *buf, size_t len)
 {
@@ -108,7 +131,7 @@ btc_unwind_mem_read(struct btc_unwind_mem *m, uint64_t addr, void *buf, size_t l
             chunk = len - done;
         if (p)
             memcpy(out + done, p->data + off, chunk);
-        else if (peek_bytes(m, a, out + done, chunk) < 0)
+        else if (peek_bytes(m, a, out + done, chunk) < 0 && file_bytes(m, a, out + done, chunk) < 0)
             return -EFAULT;
         done += chunk;
     }

@@ -1,12 +1,15 @@
 /* memory: reads words of the crashed process for the unwinder, from the
  * handler's stack snapshot first, then process_vm_readv, then
- * PTRACE_PEEKDATA. Helper process only. */
+ * PTRACE_PEEKDATA, and code, last, from the module files the process
+ * mapped. Helper process only. */
 #ifndef BTCRASH_UNWIND_MEMORY_H
 #define BTCRASH_UNWIND_MEMORY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <elfutils/libdwfl.h>
 
 #define BTC_UNWIND_MEM_PAGE  4096u
 #define BTC_UNWIND_MEM_SLOTS 32u
@@ -27,6 +30,10 @@ struct btc_unwind_mem {
     /* Direct-mapped page cache: the unwinder reads the same stack words
      * many times, and a syscall per word would dominate capture time. */
     struct btc_unwind_mem_page *pages; /* BTC_UNWIND_MEM_SLOTS, allocated lazily */
+    /* The process's modules, or NULL: code that the process will not let
+     * us read (it is not dumpable) is read from their files instead, from
+     * the executable sections, which the process cannot have changed. */
+    Dwfl *dwfl;
 };
 
 /** Set up @m; borrows @snap (@snap_len bytes that were at @snap_start). */
@@ -36,8 +43,9 @@ void btc_unwind_mem_init(struct btc_unwind_mem *m, int pid, int peek_tid, const 
 /**
  * Read @len bytes at @addr into @buf, page by page: a page that
  * process_vm_readv cannot read is read with PTRACE_PEEKDATA when @m has a
- * stopped thread. Returns: 0, or -EFAULT when any byte is unreadable (@buf
- * then holds garbage).
+ * stopped thread, else from a module's file when it is code there.
+ * Returns: 0, or -EFAULT when any byte is unreadable (@buf then holds
+ * garbage).
  */
 int btc_unwind_mem_read(struct btc_unwind_mem *m, uint64_t addr, void *buf, size_t len);
 

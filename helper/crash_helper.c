@@ -704,7 +704,7 @@ btc_helper_main(void)
     }
     r = btc_capture_begin(rec, (const char *)rec + rec->header_size,
                           (const char *)rec + rec->header_size + rec->stack_len, rec->maps_len,
-                          &p.session, why, sizeof(why));
+                          p.budget.unwind, &p.session, why, sizeof(why));
     if (r == -ENOMEM) {
         fail_line(&p.answer, p.quiet, "could not capture the %s process: out of memory",
                   p.api ? "calling" : "crashed");

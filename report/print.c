@@ -90,6 +90,8 @@ print_frame(FILE *out, json_t *report, json_t *frame, size_t i, bool with_addres
     }
     if (json_is_true(json_object_get(frame, "inlined")))
         fputs(" (inlined)", out);
+    if (json_is_true(json_object_get(frame, "guessed_frame")))
+        fputs(" (guessed)", out);
     fputc('\n', out);
 }
 
@@ -142,11 +144,22 @@ program_name(json_t *report)
     return name ? name : "the program";
 }
 
+/* A count in @obj's member @key: 0 unless a positive integer (a stored
+ * report may say anything). */
+static size_t
+count(json_t *obj, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(obj, key));
+
+    return v > 0 ? (size_t)v : 0;
+}
+
 void
 btc_print_summary(FILE *out, json_t *report, const char *stored_path)
 {
     json_t *stack = json_object_get(fault_thread(report), "stack");
-    size_t n = json_array_size(stack);
+    size_t n = json_array_size(stack), more;
+    size_t omitted = count(fault_thread(report), "frames_omitted");
 
     fputs("btcrash: ", out);
     put_safe(out, program_name(report));
@@ -154,9 +167,11 @@ btc_print_summary(FILE *out, json_t *report, const char *stored_path)
     fputc('\n', out);
     for (size_t i = 0; i < n && i < SUMMARY_FRAMES; i++)
         print_frame(out, report, json_array_get(stack, i), i, false, &g_plain);
-    if (n > SUMMARY_FRAMES)
-        fprintf(out, "  ... %zu more frame%s\n", n - SUMMARY_FRAMES,
-                n - SUMMARY_FRAMES == 1 ? "" : "s");
+    more = n > SUMMARY_FRAMES ? n - SUMMARY_FRAMES + omitted : 0;
+    if (more > 0 && omitted > 0)
+        fprintf(out, "  ... %zu more frames, %zu of them left out of the report\n", more, omitted);
+    else if (more > 0)
+        fprintf(out, "  ... %zu more frame%s\n", more, more == 1 ? "" : "s");
     if (stored_path) {
         fputs("btcrash: report stored in ", out);
         put_safe(out, stored_path);
@@ -208,6 +223,7 @@ print_thread(FILE *out, json_t *report, const char *tid, json_t *thread, const s
 {
     json_t *stack = json_object_get(thread, "stack"), *regs;
     bool fault = json_is_true(json_object_get(thread, "fault"));
+    size_t omitted, at;
 
     fprintf(out, "\n%sThread %s", st->bold, tid);
     if (str(thread, "name")) {
@@ -220,8 +236,16 @@ print_thread(FILE *out, json_t *report, const char *tid, json_t *thread, const s
             : is_crash(report) ? " (crashed)"
                                : " (reported)",
             st->reset, json_array_size(stack) ? "" : ": no frames");
-    for (size_t i = 0; i < json_array_size(stack); i++)
-        print_frame(out, report, json_array_get(stack, i), i, true, st);
+    omitted = count(thread, "frames_omitted");
+    at = count(thread, "frames_omitted_at");
+    for (size_t i = 0; i < json_array_size(stack); i++) {
+        /* Past the frames left out, frames keep their depth's number. */
+        if (omitted > 0 && i == at)
+            fprintf(out, "  %s... %zu frame%s left out ...%s\n", st->dim, omitted,
+                    omitted == 1 ? "" : "s", st->reset);
+        print_frame(out, report, json_array_get(stack, i), omitted > 0 && i >= at ? i + omitted : i,
+                    true, st);
+    }
     regs = json_object_get(json_array_get(stack, 0), "registers");
     if (fault && json_is_object(regs)) {
         const char *name;

@@ -142,6 +142,12 @@ build_thread(const struct btc_view *v, size_t t, const struct btc_source *src,
     if (btc_json_set_str(thread, "name", th->name ? th->name : "") < 0 ||
         btc_json_set_bool(thread, "fault", th->fault) < 0)
         goto fail;
+    /* A stack deeper than the frame cap: how many frames are missing, and
+     * where (before stack[frames_omitted_at]). */
+    if (th->omitted > 0 &&
+        (btc_json_set_int(thread, "frames_omitted", (long long)th->omitted) < 0 ||
+         btc_json_set_int(thread, "frames_omitted_at", (long long)th->omitted_at) < 0))
+        goto fail;
     if (btc_json_set(thread, "stack", stack) < 0) {
         stack = NULL;
         goto fail;
@@ -227,14 +233,23 @@ add_capture_notes(json_t *a, const struct btc_view *cap, bool api, json_t *incom
     /* Why a stack is shorter than it should be. */
     for (size_t t = 0; cap && t < cap->nthreads; t++) {
         const struct btc_thread *th = &cap->threads[t];
-        char key[16];
+        const char *why = th->error       ? th->error
+                          : th->truncated ? "stopped at the frame limit"
+                                          : NULL;
+        char key[16], note[512];
 
-        if (!th->error && !th->truncated)
+        if (!why && !th->omitted)
             continue;
         if (!unwind && (!(unwind = json_object()) || json_object_set(a, "unwind", unwind) < 0))
             goto fail;
         snprintf(key, sizeof(key), "%d", th->tid);
-        if (btc_json_set_str(unwind, key, th->error ? th->error : "stopped at the frame limit") < 0)
+        if (th->omitted)
+            snprintf(note, sizeof(note),
+                     "%s%s%zu frames left out after the innermost %zu: a stack deeper than %d "
+                     "frames keeps its innermost and its %d outermost",
+                     why ? why : "", why ? "; " : "", th->omitted, th->omitted_at,
+                     BTC_UNWIND_MAX_FRAMES, BTC_UNWIND_TAIL_FRAMES);
+        if (btc_json_set_str(unwind, key, th->omitted ? note : why) < 0)
             goto fail;
     }
     json_decref(unwind);

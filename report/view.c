@@ -68,10 +68,19 @@ btc_view_build(const struct btc_capture *cap, const struct btc_symbols *syms, st
             .truncated = rt->truncated || (st && st->cut),
             .error = rt->error,
         };
+        if (rt->omitted > 0 && done > rt->omitted_at) {
+            th->omitted = rt->omitted;
+            th->omitted_at = st->omitted_at;
+        } else if (rt->omitted > 0 && !(st && st->cut)) {
+            th->omitted = rt->omitted;
+            th->omitted_at = (st ? st->nframes : 0) + (rt->omitted_at - done);
+        }
         if (st && (done == rt->nframes || st->cut)) {
             /* Symbolicated whole: the symbols' frames as they are. */
             th->frames = st->frames;
             th->nframes = st->nframes;
+            if (th->omitted_at >= th->nframes)
+                th->omitted = th->omitted_at = 0; /* cut before them */
             continue;
         }
         /* The symbolicated frames first, then the raw rest, in one array. */

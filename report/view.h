@@ -19,6 +19,11 @@ struct btc_thread {
     const char *error;        /* why the walk stopped early, or NULL */
     struct btc_frame *frames; /* innermost first */
     size_t nframes;
+    /* Frames of a deep stack left out before frames[omitted_at] (the
+     * capture's btc_raw_thread.omitted); 0 when none, or when the frames
+     * after them were cut. */
+    size_t omitted;
+    size_t omitted_at;
 };
 
 struct btc_view {

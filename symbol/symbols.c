@@ -131,7 +131,7 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
     const struct btc_raw_thread *raw = &s->cap->threads[t];
     struct btc_sym_thread *st = &s->threads[t];
     struct btc_unwind_frames out = {
-        .v = st->frames, .n = st->nframes, .cap = st->nframes, .max = BTC_UNWIND_MAX_FRAMES};
+        .v = st->frames, .n = st->nframes, .cap = st->nframes, .max = BTC_SYMBOLS_MAX_FRAMES};
     int r = 0;
 
     for (size_t k = st->raw_done; k < raw->nframes && r == 0 && !st->cut; k++) {
@@ -141,6 +141,8 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
             .activation = f->activation,
             .expand_inlines = true,
         };
+        /* Frames left out lie between k - 1 and k: no call links them. */
+        bool after_gap = raw->omitted > 0 && k == raw->omitted_at;
 
         /* Checked per frame: a frame costs binary searches, but the first
          * frame in a unit builds the unit's index. */
@@ -148,7 +150,9 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
             r = 2;
             break;
         }
-        if (k > 0 && !f->activation)
+        if (after_gap)
+            st->omitted_at = out.n;
+        if (k > 0 && !f->activation && !after_gap)
             r = symbolize_tailcalls(s, &raw->frames[k - 1], f->pc, &out);
         if (r == 0) {
             size_t first = out.n;

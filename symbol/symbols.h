@@ -28,12 +28,20 @@ struct btc_frame {
     bool guessed;       /* its pc was found by a heuristic (btc_raw_frame.guessed) */
 };
 
+/* Symbolicated frames per thread at most: room for the inline frames of
+ * BTC_UNWIND_MAX_FRAMES raw ones, so that a deep stack's outermost frames
+ * (capture.h) are seldom cut. */
+#define BTC_SYMBOLS_MAX_FRAMES (2 * BTC_UNWIND_MAX_FRAMES)
+
 /* One thread's symbolicated frames: those of its first raw_done raw frames. */
 struct btc_sym_thread {
     struct btc_frame *frames; /* innermost first */
     size_t nframes;
     size_t raw_done;
-    bool cut; /* BTC_UNWIND_MAX_FRAMES frames reached: the rest is left out */
+    /* Where the raw frames left out (btc_raw_thread.omitted) go: before
+     * frames[omitted_at], once raw_done is past them. */
+    size_t omitted_at;
+    bool cut; /* BTC_SYMBOLS_MAX_FRAMES frames reached: the rest is left out */
 };
 
 struct btc_symbols {

@@ -24,6 +24,7 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 import time
 
 import pytest
@@ -54,8 +55,8 @@ class Case:
                  thread_count=1, worker=False, parked=None, libc_top=False, bt_limit=None,
                  no_ptrace=False, extra_modules=(), fault_addr="zero", codes=None,
                  abort_text=None, cxx_type=None, cxx_what=None, nameless_in=(),
-                 guessed_caller=False, gdb_hides_inline=0, gdb_truncated_call_lines=(),
-                 gdb_prog=None, generated=False):
+                 guessed_caller=False, guessed=(), gdb_hides_inline=0,
+                 gdb_truncated_call_lines=(), gdb_prog=None, generated=False, no_cfi=()):
         self.prog = prog
         # Where gdb is wrong (issue 11), the stack compared with the report
         # is the true one, which llvm-symbolizer --inlines confirms at the
@@ -79,6 +80,16 @@ class Case:
         # frame 0 is at pc 0 (a call through NULL) and frame 1, its caller,
         # was found at the stack pointer: "guessed_frame": true on it alone
         self.guessed_caller = guessed_caller
+        # The crashing thread's frames (indices) found by scanning the stack
+        # past a function without CFI: exactly these say "guessed_frame".
+        self.guessed = list(guessed)
+        # (gdb_prog, above, is also where gdb gets the CFI that prog lacks:
+        # gdb's stack is then the truth, which its heuristics alone cannot
+        # give.)
+        # Functions that must have no CFI in prog (.eh_frame, .debug_frame)
+        # and must have it in gdb_prog: a self-check that the case tests
+        # what it says.
+        self.no_cfi = list(no_cfi)
         self.sig = sig
         # Our own frames of the crashing thread, innermost first, as
         # (function, source file, marker or None, inlined): a self-check of
@@ -297,6 +308,30 @@ CASES = {
         "call_null", ("dispatch", "@fault"), ("main", "@main"))),
     "call_null_o2": Case("call_null_o2", guessed_caller=True, expect=_frames(
         "call_null", ("dispatch", "@fault"), ("main", "@main"))),
+    # Functions with neither CFI nor a frame pointer (issue 11), whose
+    # locals lie between the stack pointer and the return address: the
+    # stack is scanned for a return address after a call, into a function,
+    # and the frame found is marked guessed. gdb on the stripped program
+    # takes the word at the stack pointer for the return address (its
+    # amd64 prologue analysis finds no push %rbp) and shows "??" or
+    # frame_dummy; gdb on frameless_cfi, the same program with its
+    # .debug_frame, is the reference.
+    "frameless_self": Case(
+        "frameless", args=["self"], gdb_prog="frameless_cfi", no_cfi=["fl_fault", "fl_call"],
+        guessed=[1], expect=_frames("frameless", ("fl_fault", "@fl_fault", False,
+                                                  "frameless_fns.c"),
+                                    ("level1", "@call_self"), ("main", "@main"))),
+    # The control: no CFI, but a frame pointer; libdwfl's frame-pointer
+    # fallback unwinds it, and nothing is guessed.
+    "frameless_fp": Case(
+        "frameless", args=["fp"], gdb_prog="frameless_cfi", no_cfi=["fp_fault"],
+        expect=_frames("frameless", ("fp_fault", "@fp_fault", False, "frameless_fp.c"),
+                       ("level1", "@call_fp"), ("main", "@main"))),
+    "frameless_callee": Case(
+        "frameless", args=["callee"], gdb_prog="frameless_cfi", no_cfi=["fl_fault", "fl_call"],
+        guessed=[2], expect=_frames("frameless", ("target", "@target"),
+                                    ("fl_call", "@fl_call", False, "frameless_fns.c"),
+                                    ("level1", "@call_callee"), ("main", "@main"))),
     # Rust (issue 11), built by Debian's rustc: names as gdb gives them,
     # the namespaces and DW_AT_name (generic arguments and {closure#0}
     # included). gdb's frame #0 at -O0 is core::ptr::write_volatile<i32>
@@ -622,11 +657,14 @@ def check_truth(c, case, truth, chain):
 def check_guessed(c, case, rep):
     """Only a frame found by a heuristic says "guessed_frame": for a call
     through NULL, frame 1 (the return address at the stack pointer) after a
-    frame 0 at address 0x0 in no module; elsewhere, no frame."""
+    frame 0 at address 0x0 in no module; past a function without CFI, the
+    caller the scan found (case.guessed); elsewhere, no frame."""
     stack = (as_dict(rep.get("threads")).get(rep.get("mainThread")) or {}).get("stack") or []
     guessed = [i for i, f in enumerate(stack) if f.get("guessed_frame")]
     if not case.guessed_caller:
-        c.eq(guessed, [], "frames marked guessed_frame (all were found by CFI)")
+        c.eq(guessed, case.guessed, "frames marked guessed_frame (%s)" % (
+            "the callers found by scanning past a function without CFI" if case.guessed
+            else "all were found by CFI"))
         return
     c.eq(guessed, [1], "frames marked guessed_frame: the caller found at the stack pointer")
     if len(stack) >= 2:
@@ -634,6 +672,35 @@ def check_guessed(c, case, rep):
              ("0x0", None, None), "frame 0 of a call through NULL: address 0, no function, "
              "no module")
         c.eq(stack[1].get("funcName"), "dispatch", "frame 1: the caller of the NULL pointer")
+
+
+def fde_ranges(path):
+    """The [start, end) pc ranges of the FDEs in @path's .eh_frame and
+    .debug_frame, as readelf lists them."""
+    out = subprocess.run(["readelf", "--debug-dump=frames", path], capture_output=True,
+                         text=True, check=True).stdout
+    return [(int(a, 16), int(b, 16)) for a, b in
+            re.findall(r"\bFDE\b.*\bpc=([0-9a-f]+)\.\.([0-9a-f]+)", out)]
+
+
+def check_no_cfi(c, case, progs):
+    """Self-check: case.no_cfi's functions have no FDE in the program, and
+    have one in gdb's twin of it."""
+    prog, twin = os.path.join(progs, case.prog), os.path.join(progs, case.gdb_prog)
+    syms = subprocess.run(["nm", prog], capture_output=True, text=True, check=True).stdout
+    addr = {m.group(2): int(m.group(1), 16)
+            for m in re.finditer(r"^([0-9a-f]+) [Tt] (\w+)$", syms, re.M)}
+    mine, theirs = fde_ranges(prog), fde_ranges(twin)
+    for fn in case.no_cfi:
+        if not c(fn in addr, "[harness self-check] %s has no symbol %s" % (case.prog, fn)):
+            continue
+        a = addr[fn]
+        c(not any(lo <= a < hi for lo, hi in mine),
+          "[harness self-check] %s has CFI for %s (%#x): the build did not strip it" % (
+              case.prog, fn, a))
+        c(any(lo <= a < hi for lo, hi in theirs),
+          "[harness self-check] %s has no CFI for %s (%#x): gdb's reference would guess" % (
+              case.gdb_prog, fn, a))
 
 
 def compare_stacks(c, case, roots, gframes, rframes, what="crashing thread"):
@@ -1079,6 +1146,8 @@ def test_crash(build, check, tmp_path, name):
     argv = [build.prog(case.prog)] + case.args
     for m in case.extra_modules:
         build.prog(m)
+    if case.no_cfi:
+        check_no_cfi(c, case, build.progs)
 
     def newdir(n):
         (tmp_path / n).mkdir()
@@ -1165,3 +1234,39 @@ def test_crash(build, check, tmp_path, name):
                            if abort_text is not None else None, abort_text)
     if c.failures:
         print("stderr of the run with btcrash:\n" + r1.err[-3000:])
+
+
+def test_call_null_stripped(build, check, tmp_path):
+    """A call through NULL in a program stripped of its symbol table: the
+    scan still takes the return address at the stack pointer, which an FDE
+    of .eh_frame places in a function (dispatch, nameless now), and the
+    walk goes on to main."""
+    c = check
+    prog = str(tmp_path / "call_null_stripped")
+    shutil.copy2(build.prog("call_null"), prog)
+    syms = subprocess.run(["nm", prog], capture_output=True, text=True, check=True).stdout
+    addr = {m.group(2): int(m.group(1), 16)
+            for m in re.finditer(r"^([0-9a-f]+) [Tt] (\w+)$", syms, re.M)}
+    subprocess.run(["strip", "--strip-all", prog], check=True)
+    c.eq(subprocess.run(["nm", prog], capture_output=True, text=True).stdout, "",
+         "[harness self-check] the stripped copy's symbols")
+    (tmp_path / "cwd").mkdir()
+    db = str(tmp_path / "db")
+    r = run([prog], dict(base_env(), LD_PRELOAD=build.lib, BACKTRACE_DATABASE_PATH=db),
+            str(tmp_path / "cwd"))
+    c.eq(r.termsig, signal.SIGSEGV, "the signal it died of")
+    rep, _ = check_db(c, db, "")
+    if rep is None:
+        return
+    stack = (as_dict(rep.get("threads")).get(rep.get("mainThread")) or {}).get("stack") or []
+    if not c(len(stack) >= 3, "only %d frames: %r" % (len(stack), stack)):
+        return
+    c.eq((stack[0].get("address"), stack[0].get("guessed_frame")), ("0x0", None), "frame 0")
+    c.eq(stack[1].get("guessed_frame"), True, "frame 1, found at the stack pointer, is guessed")
+    c.eq(stack[2].get("guessed_frame"), None, "frame 2, found by CFI, is not guessed")
+    for i, fn, nxt in ((1, "dispatch", "main"), (2, "main", None)):
+        off = hex_int(stack[i].get("module_offset"))
+        end = min(a for a in addr.values() if a > addr[fn]) if nxt is None else addr[nxt]
+        c(off is not None and addr[fn] < off <= end, "frame %d: module_offset %r is not a "
+          "return address in %s [%#x, %#x)" % (i, stack[i].get("module_offset"), fn, addr[fn],
+                                                end))

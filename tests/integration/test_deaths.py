@@ -17,10 +17,17 @@ fault to the death, DESIGN §1/§5: at most BACKTRACE_TIMEOUT + 0.5 s).
   helper_missing       ... a nonexistent path
   helper_missing_lib   no BACKTRACE_HELPER_PATH and no btcrash next to the
                        library (a copy of it alone in a directory)
-  deep_recursion[main]   100,000 frames deep on the main thread (RLIMIT_STACK
-                       raised), then a NULL write: reported in time, the
-                       frame cap applied, the thread marked truncated
+  deep_recursion[main]   20,000 frames deep on the main thread (RLIMIT_STACK
+                       raised), then a NULL write: reported in time, walked
+                       to its end, the innermost frames and the outermost
+                       16 (main's among them) kept, the rest counted
   deep_recursion[thread] the same on a thread with a 1 GiB stack
+  deep_recursion_limit   1,200,000 frames deep: the walk stops at its hard
+                       limit (2^20 frames) or the capture deadline, in
+                       bounded time, keeps head and tail and counts the rest
+  deep_frameless       3000 levels of a function with neither CFI nor a
+                       frame pointer: each caller found by scanning the
+                       stack and marked guessed, walked down to main
   kill_segv            kill -SEGV from another process: classifier SIGSEGV,
                        the sender's pid in error.message and the "Crash"
                        annotation, death by SIGSEGV
@@ -50,11 +57,11 @@ START_SLACK_S = 1.0
 SPIN_CPU_S = 1.0
 
 
-def frame_cap(build):
-    """BTC_UNWIND_MAX_FRAMES from capture/capture.h (the documented cap)."""
+def capture_define(build, name):
+    """A number #defined in capture/capture.h (the documented frame cap)."""
     with open(os.path.join(build.source, "capture", "capture.h")) as f:
-        m = re.search(r"^#define BTC_UNWIND_MAX_FRAMES (\d+)", f.read(), re.M)
-    assert m, "BTC_UNWIND_MAX_FRAMES not found in capture/capture.h"
+        m = re.search(r"^#define %s +(\d+)" % name, f.read(), re.M)
+    assert m, "%s not found in capture/capture.h" % name
     return int(m.group(1))
 
 
@@ -366,10 +373,14 @@ def test_helper_missing_lib(build, btc, check, db):
 @pytest.mark.parametrize("mode,thread_name", [("main", "deep_recursion"), ("thread", "deep-thr")],
                          ids=["main", "thread"])
 def test_deep_recursion(build, btc, check, db, mode, thread_name):
-    depth = 100000
-    cap = frame_cap(build)
+    # Walked to its end within the unwind stage's share of the timeout also
+    # by the sanitized helper, which walks some 13 times slower (100,000
+    # frames took it 1.3 s; test_deep_recursion_limit goes past the time).
+    depth = 20000
+    cap = capture_define(build, "BTC_UNWIND_MAX_FRAMES")
+    ntail = capture_define(build, "BTC_UNWIND_TAIL_FRAMES")
     argv = [build.prog("deep_recursion"), mode, str(depth)]
-    # 1 GiB: 100,000 frames fit with room to spare; no stack overflow.
+    # 1 GiB: the frames fit with room to spare; no stack overflow.
     big_stack = [(resource.RLIMIT_STACK, 1 << 30)]
     base = run(argv, btc.env(btc.newdir("db-none")), btc.newdir("cwd"), limits=big_stack)
     check.eq(base.termsig, signal.SIGSEGV, "baseline: the signal it died of (%s)"
@@ -386,15 +397,111 @@ def test_deep_recursion(build, btc, check, db, mode, thread_name):
     ft = threads.get(main) or {}
     check.eq(ft.get("name"), thread_name, "name of the faulting thread")
     fs = funcs(ft)
+    # The walk goes to the stack's real end: it keeps the innermost
+    # cap - tail frames and the outermost tail ones, and counts the rest.
     check.eq(len(fs), cap, "frames of the faulting thread (the cap BTC_UNWIND_MAX_FRAMES)")
-    check.eq(sorted(set(fs)), ["recurse"], "functions of a %d-deep recursion's innermost %d "
-             "frames" % (depth, cap))
-    unwind = ((rep.get("annotations") or {}).get("Crash") or {}).get("unwind")
-    check.eq(unwind, {main: "stopped at the frame limit"}, "annotations.Crash.unwind (the "
-             "faulting thread marked truncated, and no other)")
+    head, tail = fs[:cap - ntail], fs[cap - ntail:]
+    check.eq(sorted(set(head)), ["recurse"], "functions of a %d-deep recursion's innermost %d "
+             "frames" % (depth, cap - ntail))
+    # Below the recursion: where it began, then the thread's start in libc.
+    outer = {"main": ["main", "__libc_start_call_main", "__libc_start_main_impl", "_start"],
+             "thread": ["deep_thread", "start_thread", "clone3"]}[mode]
+    nrec = ntail - len(outer)
+    check.eq(tail, ["recurse"] * nrec + outer, "the outermost %d frames: the recursion's "
+             "first %d, then where it began" % (ntail, nrec))
+    # recurse(depth) .. recurse(0): depth + 1 frames of it, and the outer ones.
+    total = depth + 1 + len(outer)
+    check.eq((ft.get("frames_omitted"), ft.get("frames_omitted_at")), (total - cap, cap - ntail),
+             "threads[%s].frames_omitted and frames_omitted_at: the frames between the "
+             "innermost %d and the outermost %d of %d" % (main, cap - ntail, ntail, total))
     for k, th in threads.items():
-        if isinstance(th, dict) and "truncated" in th:
-            check.eq(th["truncated"], k == main, "threads[%s].truncated" % k)
+        if isinstance(th, dict) and k != main:
+            check("frames_omitted" not in th, "threads[%s] (%s) has frames_omitted=%r, though "
+                  "its stack is short" % (k, th.get("name"), th.get("frames_omitted")))
+    unwind = ((rep.get("annotations") or {}).get("Crash") or {}).get("unwind")
+    check.eq(unwind, {main: "%d frames left out after the innermost %d: a stack deeper than %d "
+                            "frames keeps its innermost and its %d outermost"
+                            % (total - cap, cap - ntail, cap, ntail)},
+             "annotations.Crash.unwind (the faulting thread's frames left out, and no other "
+             "thread's; no thread stopped early)")
+    # The summary counts the frames that are not in the report too.
+    more = "  ... %d more frames, %d of them left out of the report\n" % (
+        total - 5, total - cap)
+    check(more in r.err, "the stderr summary lacks %r:\n%s" % (more, r.err[-1500:]))
+
+
+def test_deep_recursion_limit(build, btc, check, db):
+    """Deeper than the walk's hard limit: the walk ends there, or at the
+    capture deadline on a slow machine, and says which; the report keeps
+    the cap's frames and counts the others walked."""
+    depth = 1200000
+    cap = capture_define(build, "BTC_UNWIND_MAX_FRAMES")
+    ntail = capture_define(build, "BTC_UNWIND_TAIL_FRAMES")
+    limit = 1 << 20  # BTC_UNWIND_WALK_LIMIT
+    argv = [build.prog("deep_recursion"), "main", str(depth)]
+    r = run(argv, btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"),
+            limits=[(resource.RLIMIT_STACK, 1 << 30)])
+    fate(check, r, signal.SIGSEGV, "deeper than the walk's limit")
+    bounded(check, r, DEFAULT_TIMEOUT_S, "deep recursion, %d frames" % depth)
+    rep = one_report(check, db, "deeper than the walk's limit")
+    if rep is None:
+        return
+    attrs, threads = common(check, rep, signal.SIGSEGV, r.pid, "deeper than the walk's limit")
+    main = rep.get("mainThread")
+    ft = threads.get(main) or {}
+    fs = funcs(ft)
+    check.eq(len(fs), cap, "frames of the faulting thread (the cap BTC_UNWIND_MAX_FRAMES)")
+    check.eq(sorted(set(fs)), ["recurse"], "a walk cut inside the recursion keeps recurse "
+             "frames alone")
+    omitted = ft.get("frames_omitted")
+    note = ((rep.get("annotations") or {}).get("Crash") or {}).get("unwind", {}).get(main, "")
+    if note.startswith("stopped at the frame limit; "):
+        check.eq(omitted, limit - cap, "frames_omitted: the frames walked (the hard limit %d) "
+                 "less those kept" % limit)
+    else:
+        check(note.startswith("stopped at the capture deadline; ") and isinstance(omitted, int)
+              and 0 < omitted < limit - cap, "annotations.Crash.unwind[%s] = %r, "
+              "frames_omitted = %r: the walk should stop at the hard limit, or before it at "
+              "the deadline" % (main, note, omitted))
+    check("%d frames left out after the innermost %d" % (omitted or 0, cap - ntail) in note,
+          "annotations.Crash.unwind[%s] = %r does not count the frames left out" % (main, note))
+
+
+def test_deep_frameless(build, btc, check, db):
+    """A recursion 3000 deep through fl_recurse, which has neither CFI nor a
+    frame pointer (progs/frameless_fns.c): every frame but the faulting one
+    is found by a scan of the stack, and marked so, down to main."""
+    depth = 3000
+    cap = capture_define(build, "BTC_UNWIND_MAX_FRAMES")
+    ntail = capture_define(build, "BTC_UNWIND_TAIL_FRAMES")
+    argv = [build.prog("frameless"), "deep", str(depth)]
+    r = run(argv, btc.env(db, LD_PRELOAD=build.lib), btc.newdir("cwd"))
+    fate(check, r, signal.SIGSEGV, "deep frameless recursion")
+    bounded(check, r, DEFAULT_TIMEOUT_S, "deep frameless recursion, %d frames" % depth)
+    no_lingering(check, r, "deep frameless recursion")
+    rep = one_report(check, db, "deep frameless recursion")
+    if rep is None:
+        return
+    attrs, threads = common(check, rep, signal.SIGSEGV, r.pid, "deep frameless recursion")
+    main = rep.get("mainThread")
+    ft = threads.get(main) or {}
+    stack = ft.get("stack") or []
+    fs = funcs(ft)
+    # fl_recurse(depth) .. fl_recurse(0), level1 (the caller of the first,
+    # found by a scan too), main and libc's start, which have CFI.
+    outer = ["level1", "main", "__libc_start_call_main", "__libc_start_main_impl", "_start"]
+    total = depth + 1 + len(outer)
+    check.eq(len(fs), cap, "frames of the faulting thread (the cap BTC_UNWIND_MAX_FRAMES)")
+    check.eq(fs[:cap - ntail], ["fl_recurse"] * (cap - ntail), "the innermost %d frames"
+             % (cap - ntail))
+    check.eq(fs[cap - ntail:], ["fl_recurse"] * (ntail - len(outer)) + outer,
+             "the outermost %d frames" % ntail)
+    check.eq((ft.get("frames_omitted"), ft.get("frames_omitted_at")), (total - cap, cap - ntail),
+             "frames_omitted and frames_omitted_at of %d frames" % total)
+    guessed = [i for i, f in enumerate(stack) if f.get("guessed_frame")]
+    check.eq(guessed, list(range(1, cap - len(outer) + 1)), "frames marked guessed_frame: each "
+             "fl_recurse caller and level1, found by scanning; not the faulting frame, nor main "
+             "and below, which CFI found")
 
 
 # ---------------------------------------------------------------------------

@@ -201,6 +201,34 @@ def test_not_dumpable_other_user(btc, build, check):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def test_not_dumpable_call_null(btc, build, check):
+    """The same, calling through a NULL pointer: the caller is the return
+    address at the stack pointer, in the record's stack copy, and the call
+    before it is read from the executable's file, which the helper may
+    read though the process's memory it may not."""
+    root, lib, prog = _copy_for_other_user(build)
+    db = os.path.join(_shared_dir(65534), "db")
+    cwd = _shared_dir(65534)
+    try:
+        env = btc.env(db, LD_PRELOAD=lib, BACKTRACE_TIMEOUT="2")
+        r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", prog,
+                 "prctl", "call"], env, cwd)
+        died_of_segv(check, r, "non-dumpable call through NULL")
+        btc.wait_helpers(db, (r.fault_mono() or r.death_mono) + 2.0, "non-dumpable")
+        rep = only_report(check, db, "non-dumpable call through NULL")
+        if rep:
+            stack = fault_thread(rep)["stack"]
+            check.eq([(f.get("funcName"), bool(f.get("guessed_frame"))) for f in stack[:3]],
+                     [(None, False), ("call_null_here", True), ("main", False)],
+                     "non-dumpable call through NULL: frame 0 at 0x0, its caller found at the "
+                     "stack pointer (guessed), then main")
+            check.eq(stack[0].get("address") if stack else None, "0x0", "frame 0's address")
+    finally:
+        shutil.rmtree(os.path.dirname(db), ignore_errors=True)
+        shutil.rmtree(cwd, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_setuid_after_start(btc, build, check, db, receiver):
     """A root process that becomes uid 65534 before it crashes: its helper,
     uid 65534 too, can neither trace it nor write root's database; the

@@ -219,6 +219,55 @@ test_symbols_stop_at_deadline_and_resume(void **state)
     btc_capture_free(c);
 }
 
+/* A stack deeper than the frame cap: the frames left out between the kept
+ * ones travel with a stored capture, and the report says how many and
+ * where, symbolicated or not. */
+static void
+test_frames_left_out_round_trip(void **state)
+{
+    struct btc_capture *live = capture_self(), *stored = NULL;
+    struct btc_raw_thread *t = &live->threads[0];
+    json_t *j, *a, *raw, *th, *bad;
+
+    (void)state;
+    t->frames = realloc(t->frames, 3 * sizeof(*t->frames));
+    assert_non_null(t->frames);
+    t->frames[2] = t->frames[1];
+    t->nframes = 3;
+    t->omitted = 12345;
+    t->omitted_at = 2;
+    j = btc_capture_to_json(live);
+    assert_non_null(j);
+    assert_int_equal(btc_capture_from_json(j, &stored), 0);
+    assert_int_equal(stored->threads[0].omitted, 12345);
+    assert_int_equal(stored->threads[0].omitted_at, 2);
+    for (int symbolicate = 0; symbolicate < 2; symbolicate++) {
+        a = report_of(stored, symbolicate);
+        th = json_object_get(json_object_get(a, "threads"),
+                             json_string_value(json_object_get(a, "mainThread")));
+        assert_int_equal(json_integer_value(json_object_get(th, "frames_omitted")), 12345);
+        assert_int_equal(json_integer_value(json_object_get(th, "frames_omitted_at")), 2);
+        assert_int_equal(json_array_size(json_object_get(th, "stack")), 3);
+        raw =
+            json_object_get(json_object_get(json_object_get(a, "annotations"), "Crash"), "unwind");
+        assert_non_null(strstr(json_string_value(json_object_get(
+                                   raw, json_string_value(json_object_get(a, "mainThread")))),
+                               "12345 frames left out after the innermost 2"));
+        json_decref(a);
+    }
+    /* A gap that is not between two kept frames is no capture. */
+    bad = json_deep_copy(j);
+    json_object_set_new(json_array_get(json_object_get(bad, "threads"), 0), "omitted_at",
+                        json_integer(3));
+    btc_capture_free(stored);
+    stored = NULL;
+    assert_int_equal(btc_capture_from_json(bad, &stored), -EINVAL);
+    assert_null(stored);
+    json_decref(bad);
+    json_decref(j);
+    btc_capture_free(live);
+}
+
 /* A capture that is not one is refused, not half read. */
 static void
 test_capture_from_bad_json(void **state)
@@ -265,6 +314,7 @@ main(void)
         cmocka_unit_test(test_stored_capture_rebuilds_the_same_report),
         cmocka_unit_test(test_raw_report_keeps_module_offsets),
         cmocka_unit_test(test_symbols_stop_at_deadline_and_resume),
+        cmocka_unit_test(test_frames_left_out_round_trip),
         cmocka_unit_test(test_capture_from_bad_json),
         cmocka_unit_test(test_demangle_rust_without_hash),
     };
