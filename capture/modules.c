@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <elfutils/libdwelf.h>
@@ -239,43 +240,78 @@ has_debug_info(Elf *elf)
     return false;
 }
 
+/* @path if it is a regular file, as a new string in *ret. */
+static int
+try_path(char *path, char **ret)
+{
+    struct stat st;
+
+    if (!path)
+        return -ENOMEM;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        *ret = path;
+        return 1;
+    }
+    free(path);
+    return 0;
+}
+
 /* Where the module's DWARF is, without reading it: dwfl_module_getdwarf
  * would decompress every debug section of every module (libc6-dbg's are
- * compressed), most of which no frame is in. The search is libdwfl's own
- * (dwfl_standard_find_debuginfo: the build-id tree, .gnu_debuglink), which
- * dwfl_module_getdwarf runs again when a frame needs the DWARF.
- * Returns: 0 and *ret (a new path, or NULL when there is no DWARF), or
- * -ENOMEM. */
+ * compressed), most of which no frame is in. Nor dwfl_standard_find_debuginfo:
+ * it keeps the file it validates open inside the module, as though the
+ * module's DWARF had been asked for. The places are libdwfl's default
+ * search (debuginfo_path NULL): the build-id tree, the module itself, and
+ * its .gnu_debuglink beside it, in .debug/ and under /usr/lib/debug; the
+ * file libdwfl opens when a frame needs it is checked by libdwfl.
+ * Returns: 0 and *ret (a new path, or NULL when there is none), or -ENOMEM. */
 static int
-locate_debug_file(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, char **ret)
+locate_debug_file(Dwfl_Module *mod, const char *build_id, char **ret)
 {
-    const char *mainfile = NULL, *debugfile = NULL, *link;
-    char *found = NULL;
+    const char *mainfile = NULL, *debugfile = NULL, *link, *slash;
     Dwarf_Addr bias;
     GElf_Word crc = 0;
     Elf *elf = dwfl_module_getelf(mod, &bias);
-    int fd;
+    char *path = NULL;
+    int r;
 
     *ret = NULL;
     if (!elf)
         return 0;
     dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
-    if (!debugfile) {
-        link = dwelf_elf_gnu_debuglink(elf, &crc);
-        fd = dwfl_standard_find_debuginfo(mod, userdata, name, start, mainfile, link, crc, &found);
-        if (fd >= 0)
-            close(fd);
-        if (fd >= 0 && found) {
-            *ret = found;
-            return 0;
-        }
-        free(found);
-        if (!has_debug_info(elf))
-            return 0;
+    if (debugfile) /* opened already for a frame */
+        return try_path(strdup(debugfile), ret) < 0 ? -ENOMEM : 0;
+    if (build_id && strlen(build_id) > 2) {
+        r = asprintf(&path, "/usr/lib/debug/.build-id/%.2s/%s.debug", build_id, build_id + 2) < 0
+                ? -ENOMEM
+                : try_path(path, ret);
+        if (r != 0)
+            return r < 0 ? r : 0;
     }
-    /* Opened already for a frame, or the DWARF is in the module itself. */
-    *ret = strdup(debugfile ? debugfile : mainfile ? mainfile : name);
-    return *ret ? 0 : -ENOMEM;
+    if (has_debug_info(elf))
+        return try_path(strdup(mainfile ? mainfile : ""), ret) < 0 ? -ENOMEM : 0;
+    link = dwelf_elf_gnu_debuglink(elf, &crc);
+    if (!link || !mainfile || strchr(link, '/') || !(slash = strrchr(mainfile, '/')))
+        return 0;
+    {
+        int dirlen = (int)(slash - mainfile);
+        const char *forms[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+
+        for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+            path = NULL;
+            r = asprintf(&path, forms[i], dirlen, mainfile, link) < 0 ? -ENOMEM
+                                                                      : try_path(path, ret);
+            /* The module itself, were its debuglink its own name. */
+            if (r == 1 && strcmp(*ret, mainfile) == 0) {
+                free(*ret);
+                *ret = NULL;
+                continue;
+            }
+            if (r != 0)
+                return r < 0 ? r : 0;
+        }
+    }
+    return 0;
 }
 
 static int
@@ -298,7 +334,7 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr s
     m = &ctx->v[idx - 1];
     if (m->debug_file)
         return DWARF_CB_OK;
-    r = locate_debug_file(mod, userdata, name, start, &found);
+    r = locate_debug_file(mod, m->build_id, &found);
     if (r < 0) {
         ctx->r = r;
         return DWARF_CB_ABORT;
