@@ -425,6 +425,8 @@ static const struct expect aliases_expect[] = {
      * 32-byte OBJECT and a NOTYPE label: the last FUNC by name. libdwfl
      * takes the global one, which is zeta too. */
     {0x00, 0x10, "zeta", NULL},
+    /* Past the FUNCs' size, inside obj_a's 32 bytes: obj_a holds it. */
+    {0x10, 0x20, "obj_a", NULL},
     /* A sizeless label no sized symbol covers. */
     {0x20, 0x30, "gap_label", NULL},
     /* big holds inner_small and the label inner_label: the closest sized
