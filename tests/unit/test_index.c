@@ -15,10 +15,9 @@
  *   dwfl_module_addrinfo, and the index's own rule where they part: of a
  *   start's names of one type the last in strcmp order, as gdb shows them.
  * - Degenerate input: a unit with no code, code in no unit, an address in
- *   no module.
- *
- * Not covered: blocks whose ranges do not nest (hand-written DWARF would
- * be needed; blocks.c's MAX_BACK fallback is untested here). */
+ *   no module; hand-written DWARF (tests/unit/index/hostile.s) whose
+ *   inlined calls' ranges overlap, lie outside their parent's, are empty,
+ *   or run past the unit's end. */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -516,15 +515,95 @@ test_aliases(void **state)
     close_session(&s);
 }
 
+/* hostile.s: inlined calls whose ranges do not nest. Every address of
+ * the function gets a chain whose innermost level holds it, ending at the
+ * function where the DWARF's nesting allows; llvm-symbolizer's answer,
+ * where it is the sensible one, is the expectation. */
+struct hostile_expect {
+    Dwarf_Addr from, to;  /* offsets from hostile, [from, to) */
+    const char *chain[4]; /* innermost first */
+};
+
+static const struct hostile_expect hostile_expect[] = {
+    {0, 8, {"hostile"}},
+    {8, 12, {"a", "hostile"}},
+    {12, 20, {"a_in", "a", "hostile"}},
+    {20, 32, {"a", "hostile"}},
+    /* b starts inside a, and ends after it: b, the later start. */
+    {32, 48, {"b", "hostile"}},
+    {48, 50, {"hostile"}},
+    /* a_out, a child of a outside a's range: a tree of its own. */
+    {50, 56, {"a_out"}},
+    {56, 60, {"hostile"}},
+    {60, 70, {"c", "hostile"}},
+    /* empty's empty range holds nothing. */
+    {70, 100, {"hostile"}},
+    /* orphan, in a function without code: a tree of its own. */
+    {100, 104, {"orphan"}},
+    {104, 112, {"hostile"}},
+    {112, 128, {"huge", "hostile"}},
+};
+
+static void
+test_hostile(void **state)
+{
+    char path[4096];
+    struct session s;
+    struct btc_index_at *at = malloc(sizeof(*at));
+    Dwarf_Addr base;
+    size_t checked = 0;
+
+    (void)state;
+    assert_non_null(at);
+    snprintf(path, sizeof(path), "%s/hostile.so", BTC_INDEX_PROGS);
+    open_session(path, &s);
+    assert_non_null(dwfl_module_getdwarf(s.mod, &s.bias));
+    assert_int_equal(btc_index_symbol_named(s.ix, s.mod, "hostile", &base), 1);
+    for (size_t i = 0; i < sizeof(hostile_expect) / sizeof(hostile_expect[0]); i++) {
+        const struct hostile_expect *e = &hostile_expect[i];
+
+        for (Dwarf_Addr a = base + e->from; a < base + e->to; a++) {
+            size_t n = 0;
+
+            assert_int_equal(btc_index_lookup(s.ix, a, at), 0);
+            assert_true(at->has_unit);
+            while (n < 4 && e->chain[n])
+                n++;
+            for (size_t k = 0; k < at->nlevels || k < n; k++) {
+                char *name = NULL;
+
+                if (k < at->nlevels)
+                    assert_int_equal(
+                        btc_unwind_die_name(&at->level[k].die, index_scopes, s.ix, &name), 0);
+                if (k >= n || k >= at->nlevels || !name || strcmp(name, e->chain[k]) != 0)
+                    fail_msg("hostile+%" PRIu64 ": level %zu is %s, expected %s",
+                             (uint64_t)(a - base), k, name ? name : "(none)",
+                             k < n ? e->chain[k] : "(none)");
+                free(name);
+            }
+            /* The innermost level holds the address. */
+            assert_int_equal(dwarf_haspc(&at->level[0].die, a - s.bias), 1);
+            checked++;
+        }
+    }
+    /* Past the unit's end, though huge's range goes on: no unit. */
+    assert_int_equal(btc_index_lookup(s.ix, base + 200, at), 0);
+    assert_int_equal(at->nlevels, 0);
+    fprintf(stderr, "hostile.so: %zu addresses\n", checked);
+    free(at);
+    close_session(&s);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aliases),     cmocka_unit_test(test_degenerate),
-        cmocka_unit_test(test_nest_gcc4),   cmocka_unit_test(test_nest_gcc5),
-        cmocka_unit_test(test_nest_clang4), cmocka_unit_test(test_nest_clang5),
-        cmocka_unit_test(test_lib_gcc4),    cmocka_unit_test(test_lib_gcc5),
-        cmocka_unit_test(test_lib_clang4),  cmocka_unit_test(test_lib_clang5),
+        cmocka_unit_test(test_hostile),     cmocka_unit_test(test_nest_gcc4),
+        cmocka_unit_test(test_nest_gcc5),   cmocka_unit_test(test_nest_clang4),
+        cmocka_unit_test(test_nest_clang5), cmocka_unit_test(test_lib_gcc4),
+        cmocka_unit_test(test_lib_gcc5),    cmocka_unit_test(test_lib_clang4),
+        cmocka_unit_test(test_lib_clang5),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
