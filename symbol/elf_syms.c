@@ -116,11 +116,13 @@ is_function(const struct sym *c)
     return c->type == STT_FUNC || c->type == STT_GNU_IFUNC;
 }
 
-/* Of the symbols starting where @i starts, those of one type: a function's
+/* Of the symbols starting where @i starts that cover @addr (sizeless, or
+ * sized and holding it: an alias of another size may end before @addr,
+ * as glibc's versions of sys_errlist do), those of one type: a function's
  * if one is there, else @i's; and of them the last by name (the array's
  * order within one start and type). */
 static size_t
-pick_alias(const struct btc_elfsyms *s, size_t i)
+pick_alias(const struct btc_elfsyms *s, size_t i, Dwarf_Addr addr)
 {
     Dwarf_Addr start = s->v[i].start;
     size_t first = i, best;
@@ -129,6 +131,8 @@ pick_alias(const struct btc_elfsyms *s, size_t i)
         first--;
     best = i;
     for (size_t k = first; k < s->n && s->v[k].start == start; k++) {
+        if (s->v[k].size > 0 && addr - start >= s->v[k].size)
+            continue;
         if (is_function(&s->v[k]) && !is_function(&s->v[best]))
             best = k;
         if (s->v[k].type == s->v[best].type)
@@ -158,7 +162,7 @@ btc_elfsyms_at(const struct btc_elfsyms *s, Dwarf_Addr addr, const char **ret_na
             found = i - 1;
     if (found == s->n)
         return false;
-    found = pick_alias(s, found);
+    found = pick_alias(s, found, addr);
     *ret_name = s->v[found].name;
     *ret_start = s->v[found].start;
     return true;
