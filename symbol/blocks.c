@@ -7,6 +7,8 @@
 
 #include <dwarf.h>
 
+#include "upper_bound.h"
+
 /* Deeper nesting than this is a corrupt or hostile file, not code. */
 #define MAX_DEPTH 64
 /* A unit with more ranges than this is hostile: 2^24 blocks are 1.3 GiB. */
@@ -204,19 +206,11 @@ holds(const struct btc_block *blk, Dwarf_Addr addr)
 const struct btc_block *
 btc_blocks_at(const struct btc_blocks *b, Dwarf_Addr addr)
 {
-    size_t lo = 0, hi = b->n;
+    /* After the last block starting at or below @addr. Blocks nest: if it
+     * does not hold @addr, the innermost one that does encloses it, so it
+     * is one of its ancestors. */
+    size_t lo = btc_upper_bound_u64(b->v, b->n, sizeof(*b->v), addr);
 
-    /* The last block starting at or below @addr. Blocks nest: if it does
-     * not hold @addr, the innermost one that does encloses it, so it is
-     * one of its ancestors. */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (b->v[mid].lo <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     for (size_t back = 0; back < MAX_BACK && lo > back; back++) {
         const struct btc_block *blk = &b->v[lo - 1 - back];
 

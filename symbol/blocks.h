@@ -15,10 +15,12 @@
 #define BTC_BLOCK_NONE UINT32_MAX
 
 struct btc_block {
-    Dwarf_Addr lo, hi; /* [lo, hi), DWARF (module-relative) addresses */
-    Dwarf_Die die;     /* DW_TAG_subprogram, _inlined_subroutine or _entry_point */
-    uint32_t parent;   /* the enclosing block, or BTC_BLOCK_NONE for a function */
-    uint32_t depth;    /* 0 for a function */
+    /* [lo, hi), DWARF (module-relative) addresses; lo first: the key of
+     * btc_upper_bound_u64 */
+    Dwarf_Addr lo, hi;
+    Dwarf_Die die;   /* DW_TAG_subprogram, _inlined_subroutine or _entry_point */
+    uint32_t parent; /* the enclosing block, or BTC_BLOCK_NONE for a function */
+    uint32_t depth;  /* 0 for a function */
 };
 
 struct btc_blocks {

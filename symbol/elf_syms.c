@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "upper_bound.h"
+
 /* How far back from the closest start a lookup looks for a sized symbol
  * that contains the address (a function holding smaller symbols, such as
  * a local label given a type). Bounded, so that a lookup stays O(log n). */
 #define MAX_BACK 64
 
 struct sym {
-    Dwarf_Addr start;
+    Dwarf_Addr start; /* first: the key of btc_upper_bound_u64 */
     Dwarf_Addr size;
     const char *name;
     unsigned char type;
@@ -93,23 +95,6 @@ btc_elfsyms_free(struct btc_elfsyms *s)
     free(s);
 }
 
-/* The number of symbols starting at or below @addr. */
-static size_t
-upper_bound(const struct btc_elfsyms *s, Dwarf_Addr addr)
-{
-    size_t lo = 0, hi = s->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (s->v[mid].start <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static bool
 is_function(const struct sym *c)
 {
@@ -145,7 +130,7 @@ bool
 btc_elfsyms_at(const struct btc_elfsyms *s, Dwarf_Addr addr, const char **ret_name,
                Dwarf_Addr *ret_start)
 {
-    size_t end = upper_bound(s, addr), stop, found = s->n;
+    size_t end = btc_upper_bound_u64(s->v, s->n, sizeof(*s->v), addr), stop, found = s->n;
 
     if (end == 0)
         return false;

@@ -12,6 +12,7 @@
 #include "dwp.h"
 #include "elf_syms.h"
 #include "scope_map.h"
+#include "upper_bound.h"
 
 /* How far back a unit lookup looks past the closest range when units'
  * ranges overlap (rustc's codegen units, corrupt DWARF). */
@@ -28,7 +29,7 @@ struct unit {
 };
 
 struct range {
-    Dwarf_Addr lo, hi; /* DWARF addresses */
+    Dwarf_Addr lo, hi; /* DWARF addresses; lo first: the key of btc_upper_bound_u64 */
     struct unit *u;
 };
 
@@ -332,19 +333,11 @@ index_units(struct btc_index *ix, struct modix *m)
 static int
 find_unit(struct btc_index *ix, struct modix *m, Dwarf_Addr addr, struct unit **ret)
 {
-    size_t lo = 0, hi = m->nranges;
+    size_t lo = btc_upper_bound_u64(m->ranges, m->nranges, sizeof(*m->ranges), addr);
     Dwarf_Addr bias;
     Dwarf_Die *cudie;
 
     *ret = NULL;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (m->ranges[mid].lo <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     for (size_t back = 0; back < MAX_BACK && lo > back; back++) {
         const struct range *rg = &m->ranges[lo - 1 - back];
 
