@@ -230,7 +230,9 @@ def phases(text):
 
 def report_frames(db):
     """The crash's report: (frames of the faulting thread, all frames,
-    whether the walk hit the frame limit, what the report says it lacks)."""
+    how the walk ended: None for the whole stack kept, else what the report
+    says (frames left out between the innermost and the outermost, or the
+    walk's limit), what the report says it lacks)."""
     names = [n for n in os.listdir(db) if n.endswith(".json")]
     if len(names) != 1:
         fail("%s: %d reports, expected 1" % (db, len(names)))
@@ -238,8 +240,15 @@ def report_frames(db):
         rep = json.load(f)
     threads = rep["threads"]
     crash_notes = rep.get("annotations", {}).get("Crash", {})
-    cut = any("frame limit" in str(v) for v in crash_notes.get("unwind", {}).values())
-    return (len(threads[str(rep["mainThread"])]["stack"]),
+    main = threads[str(rep["mainThread"])]
+    cut = None
+    if main.get("frames_omitted"):
+        cut = "%d frames walked, %d left out after the innermost %d" % (
+            len(main["stack"]) + main["frames_omitted"], main["frames_omitted"],
+            main.get("frames_omitted_at", 0))
+    elif any("frame limit" in str(v) for v in crash_notes.get("unwind", {}).values()):
+        cut = "stopped at the frame limit"
+    return (len(main["stack"]),
             sum(len(t.get("stack", [])) for t in threads.values()), cut,
             crash_notes.get("incomplete"))
 
@@ -360,7 +369,7 @@ print("\nframes of the faulting (paused) thread; K = btcrash's count")
 print("%-7s %8s %9s %11s %6s  %s" % ("program", "btcrash", "eu-stack", "eu-stack-K", "gdb",
                                       "btcrash's report"))
 for name, k, k_all, cut, lacks, frames, _ in rows:
-    what = ("stopped at the frame limit" if cut else "whole stack") + (
+    what = (cut or "whole stack") + (
         "; it lacks: %s" % lacks if lacks else "; nothing marked incomplete")
     print("%-7s %8d %9d %11d %6d  %s" % (name, k, frames["eu-stack"], frames["eu-stack-K"],
                                           frames["gdb"], what))
