@@ -80,6 +80,25 @@ subprogram_at(struct btc_index *ix, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_
 
 static void search_from(struct search *s, uint64_t target);
 
+/* The entry of the function holding @addr in @mod: its DWARF subprogram's
+ * entry pc, which needs no symbol table (sorting python3.11's costs more
+ * than symbolizing its frames), else its ELF symbol's address.
+ * Returns: 1 and *ret, 0 when there is none, or -ENOMEM. */
+static int
+function_entry(struct btc_index *ix, Dwfl_Module *mod, uint64_t addr, Dwarf_Addr *ret)
+{
+    Dwfl_Module *fn_mod;
+    Dwarf_Die fn;
+    Dwarf_Addr bias, pc;
+    const char *name;
+
+    if (subprogram_at(ix, addr, &fn_mod, &fn, &bias) && dwarf_entrypc(&fn, &pc) == 0) {
+        *ret = pc + bias;
+        return 1;
+    }
+    return btc_index_symbol(ix, mod, addr, &name, ret);
+}
+
 /* Follow every tail-call site of function @fn. */
 static void
 follow_tail_sites(struct search *s, Dwfl_Module *mod, Dwarf_Addr bias, Dwarf_Die *fn)
@@ -187,7 +206,6 @@ btc_unwind_tailcalls(struct btc_index *ix, struct btc_call_sites *cache, uint64_
     Dwarf_Die fn, site_die;
     size_t nsites;
     Dwarf_Addr bias, callee_entry;
-    const char *callee_name;
     uint64_t target;
     int r = 0;
 
@@ -195,7 +213,7 @@ btc_unwind_tailcalls(struct btc_index *ix, struct btc_call_sites *cache, uint64_
     *ret_n = 0;
     if (!callee_mod || caller_ra == 0)
         return 0;
-    r = btc_index_symbol(ix, callee_mod, callee_addr, &callee_name, &callee_entry);
+    r = function_entry(ix, callee_mod, callee_addr, &callee_entry);
     if (r <= 0)
         return r;
     r = 0;
