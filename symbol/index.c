@@ -395,9 +395,8 @@ btc_index_lookup(struct btc_index *ix, Dwarf_Addr addr, struct btc_index_at *ret
     ret->lines_cu = u->cu;
     for (blk = btc_blocks_at(unit_blocks(ix, u), addr - m->bias);
          blk && ret->nlevels < BTC_INDEX_MAX_LEVELS;
-         blk = blk->parent == BTC_BLOCK_NONE ? NULL : &u->blocks.v[blk->parent]) {
-        ret->level[ret->nlevels++].die = blk->die;
-    }
+         blk = blk->parent == BTC_BLOCK_NONE ? NULL : &u->blocks.v[blk->parent])
+        ret->level[ret->nlevels++] = blk->die;
     return 0;
 }
 

@@ -30,9 +30,7 @@ struct btc_index_at {
     /* The functions at the address, innermost first: the inlined calls,
      * then the function they were inlined into (nlevels 0: no DWARF
      * function holds it). */
-    struct {
-        Dwarf_Die die; /* DW_TAG_inlined_subroutine, then _subprogram */
-    } level[BTC_INDEX_MAX_LEVELS];
+    Dwarf_Die level[BTC_INDEX_MAX_LEVELS]; /* DW_TAG_inlined_subroutine, then _subprogram */
     size_t nlevels;
 };
 

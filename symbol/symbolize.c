@@ -252,7 +252,7 @@ levels(struct btc_index_at *at)
     /* The index's chain ends at a function; an entry point, whatever
      * encloses it, is a function too. */
     while (n < at->nlevels) {
-        int tag = dwarf_tag(&at->level[n++].die);
+        int tag = dwarf_tag(&at->level[n++]);
 
         if (tag != DW_TAG_inlined_subroutine)
             break;
@@ -289,7 +289,7 @@ btc_unwind_symbolize(struct btc_index *ix, const struct btc_module *modules, siz
     }
     module = btc_unwind_module_path(at->mod, modules, nmodules);
     if (at->nlevels == 0 || !req->expand_inlines) {
-        r = function_name(ix, at->mod, addr, at->nlevels ? &at->level[0].die : NULL, &func);
+        r = function_name(ix, at->mod, addr, at->nlevels ? &at->level[0] : NULL, &func);
         if (r == 0)
             r = line_loc(at, addr, &l);
         if (r == 0)
@@ -300,11 +300,11 @@ btc_unwind_symbolize(struct btc_index *ix, const struct btc_module *modules, siz
     }
     n = levels(at);
     for (size_t i = 0; i < n && r == 0; i++) {
-        Dwarf_Die *die = &at->level[i].die;
+        Dwarf_Die *die = &at->level[i];
 
         /* The innermost level is where the pc is; each outer level is where
          * it called the level inside it. */
-        r = i == 0 ? line_loc(at, addr, &l) : call_site_loc(&at->level[i - 1].die, &l);
+        r = i == 0 ? line_loc(at, addr, &l) : call_site_loc(&at->level[i - 1], &l);
         if (r == 0)
             r = function_name(ix, at->mod, addr, die, &func);
         if (r < 0) {

@@ -68,9 +68,9 @@ subprogram_at(struct btc_index *ix, uint64_t addr, Dwfl_Module **ret_mod, Dwarf_
     /* The physical nesting: past inlined subroutines, the function they
      * were inlined into. */
     if (at && btc_index_lookup(ix, addr, at) == 0 && at->nlevels > 0 &&
-        dwarf_tag(&at->level[at->nlevels - 1].die) == DW_TAG_subprogram) {
+        dwarf_tag(&at->level[at->nlevels - 1]) == DW_TAG_subprogram) {
         *ret_mod = at->mod;
-        *ret_die = at->level[at->nlevels - 1].die;
+        *ret_die = at->level[at->nlevels - 1];
         *ret_bias = at->bias;
         found = true;
     }

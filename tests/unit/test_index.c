@@ -260,7 +260,7 @@ shown_levels(const struct btc_index_at *at)
     size_t n = 0;
 
     while (n < at->nlevels) {
-        if (dwarf_tag((Dwarf_Die *)&at->level[n++].die) != DW_TAG_inlined_subroutine)
+        if (dwarf_tag((Dwarf_Die *)&at->level[n++]) != DW_TAG_inlined_subroutine)
             break;
     }
     return n;
@@ -297,7 +297,7 @@ compare_one(struct session *s, Dwarf_Addr a, const struct ref *ref, struct btc_i
     n = shown_levels(at);
     for (size_t k = 0; k < n; k++) {
         names[k] = NULL;
-        assert_int_equal(btc_unwind_die_name(&at->level[k].die, index_scopes, s->ix, &names[k]), 0);
+        assert_int_equal(btc_unwind_die_name(&at->level[k], index_scopes, s->ix, &names[k]), 0);
     }
     /* No function: llvm-symbolizer prints one frame named "??". */
     if (n == 0)
@@ -306,7 +306,7 @@ compare_one(struct session *s, Dwarf_Addr a, const struct ref *ref, struct btc_i
         same = ref->n == n;
     for (size_t k = 0; same && k < n; k++) {
         same = names[k] && strcmp(names[k], ref->names[k]) == 0;
-        if (!same && names[k] && linkage_named(&at->level[k].die, names[k], ref->names[k])) {
+        if (!same && names[k] && linkage_named(&at->level[k], names[k], ref->names[k])) {
             same = true;
             c->by_linkage++;
         }
@@ -687,8 +687,8 @@ test_hostile(void **state)
                 char *name = NULL;
 
                 if (k < at->nlevels)
-                    assert_int_equal(
-                        btc_unwind_die_name(&at->level[k].die, index_scopes, s.ix, &name), 0);
+                    assert_int_equal(btc_unwind_die_name(&at->level[k], index_scopes, s.ix, &name),
+                                     0);
                 if (k >= n || k >= at->nlevels || !name || strcmp(name, e->chain[k]) != 0)
                     fail_msg("hostile+%" PRIu64 ": level %zu is %s, expected %s",
                              (uint64_t)(a - base), k, name ? name : "(none)",
@@ -696,7 +696,7 @@ test_hostile(void **state)
                 free(name);
             }
             /* The innermost level holds the address. */
-            assert_int_equal(dwarf_haspc(&at->level[0].die, a - s.bias), 1);
+            assert_int_equal(dwarf_haspc(&at->level[0], a - s.bias), 1);
             checked++;
         }
     }
