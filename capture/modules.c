@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "hex.h"
+#include "inflate.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -21,9 +22,19 @@
  * the file, in .debug/ and under /usr/lib/debug. */
 static char *g_debuginfo_path = NULL;
 
+/* Debug files being decompressed ahead of need (btc_unwind_inflate_use),
+ * and how long libdwfl may wait for one: its callbacks take no context,
+ * and the helper has one Dwfl session at a time. */
+static struct btc_inflate *g_inflate;
+static int64_t g_inflate_deadline_ns;
+
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+                          const char *file_name, const char *debuglink_file,
+                          GElf_Word debuglink_crc, char **debuginfo_file_name);
+
 static const Dwfl_Callbacks g_proc_callbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .debuginfo_path = &g_debuginfo_path,
 };
 
@@ -315,7 +326,7 @@ locate_debug_file(Dwfl_Module *mod, const char *build_id, char **ret)
 }
 
 static int
-find_debuginfo(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
+locate_one(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
 {
     struct debuginfo_ctx *ctx = arg;
     uintptr_t idx = (uintptr_t)*userdata;
@@ -351,12 +362,58 @@ btc_unwind_modules_debuginfo(Dwfl *dwfl, struct btc_module *modules, size_t n, i
 {
     struct debuginfo_ctx ctx = {.v = modules, .n = n, .deadline_ns = deadline_ns};
 
-    dwfl_getmodules(dwfl, find_debuginfo, &ctx, 0);
+    dwfl_getmodules(dwfl, locate_one, &ctx, 0);
     return ctx.r;
 }
 
-const char *
-btc_unwind_module_path(Dwfl_Module *mod, const struct btc_module *modules, size_t n)
+/* libdwfl's search for @mod's debug file, when its main file has no DWARF:
+ * the decompressed image of a queued file, else where
+ * dwfl_standard_find_debuginfo looks. */
+static int
+find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+               const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+               char **debuginfo_file_name)
+{
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(mod, &bits, &vaddr);
+    char hex[2 * BTC_INFLATE_MAX_ID + 1];
+    char *found = NULL;
+    int fd, r;
+
+    if (g_inflate && len > 0) {
+        r = btc_inflate_take(g_inflate, bits, (size_t)len, g_inflate_deadline_ns, &fd,
+                             debuginfo_file_name);
+        if (r == 0)
+            return fd;
+        /* No time left to inflate it here again. */
+        if (r == -ETIMEDOUT)
+            return -1;
+    }
+    /* Where no file is, dwfl_standard_find_debuginfo would load
+     * libdebuginfod (and its libcurl) to ask the servers of DEBUGINFOD_URLS,
+     * which btc_unwind_dwfl_open unset. */
+    if (len > 0 && len <= BTC_INFLATE_MAX_ID) {
+        btc_hex_encode(bits, (size_t)len, hex);
+        if (locate_debug_file(mod, hex, &found) == 0 && !found)
+            return -1;
+        free(found);
+    }
+    return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                        debuglink_crc, debuginfo_file_name);
+}
+
+void
+btc_unwind_inflate_use(struct btc_inflate *in, int64_t deadline_ns)
+{
+    g_inflate = in;
+    g_inflate_deadline_ns = deadline_ns;
+}
+
+/* @mod's entry in @modules, through the index btc_unwind_modules_index
+ * left in its userdata, or NULL. */
+static struct btc_module *
+module_entry(Dwfl_Module *mod, struct btc_module *modules, size_t n)
 {
     void **userdata = NULL;
     uintptr_t idx;
@@ -364,7 +421,56 @@ btc_unwind_module_path(Dwfl_Module *mod, const struct btc_module *modules, size_
     if (!mod || !dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL) || !userdata)
         return NULL;
     idx = (uintptr_t)*userdata;
-    return idx >= 1 && idx <= n ? modules[idx - 1].path : NULL;
+    return idx >= 1 && idx <= n ? &modules[idx - 1] : NULL;
+}
+
+int
+btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n, const uint64_t *pcs,
+                            size_t npcs)
+{
+    int r = 0;
+
+    if (!g_inflate)
+        return 0;
+    for (size_t i = 0; i < npcs && r >= 0; i++) {
+        Dwfl_Module *mod = dwfl_addrmodule(dwfl, pcs[i]);
+        struct btc_module *m = module_entry(mod, modules, n);
+        const unsigned char *bits = NULL;
+        GElf_Addr vaddr;
+        int len;
+
+        if (!m || m->debug_file)
+            continue; /* not ours, or located already */
+        r = locate_debug_file(mod, m->build_id, &m->debug_file);
+        if (r < 0 || !m->debug_file)
+            continue;
+        m->debug_file_exists = true;
+        len = dwfl_module_build_id(mod, &bits, &vaddr);
+        if (len > 0)
+            r = btc_inflate_queue(g_inflate, m->debug_file, bits, (size_t)len);
+    }
+    return r < 0 ? r : 0;
+}
+
+bool
+btc_unwind_module_inflating(Dwfl_Module *mod)
+{
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int len;
+
+    if (!g_inflate || !mod)
+        return false;
+    len = dwfl_module_build_id(mod, &bits, &vaddr);
+    return len > 0 && btc_inflate_pending(g_inflate, bits, (size_t)len);
+}
+
+const char *
+btc_unwind_module_path(Dwfl_Module *mod, const struct btc_module *modules, size_t n)
+{
+    const struct btc_module *m = module_entry(mod, (struct btc_module *)modules, n);
+
+    return m ? m->path : NULL;
 }
 
 void

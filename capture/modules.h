@@ -4,11 +4,14 @@
 #ifndef BTCRASH_UNWIND_MODULES_H
 #define BTCRASH_UNWIND_MODULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <elfutils/libdwfl.h>
 
 #include "capture.h"
+#include "inflate.h"
 
 /**
  * Start a Dwfl for @pid and report its modules from /proc/PID/maps, or from
@@ -42,6 +45,25 @@ void btc_unwind_modules_index(Dwfl *dwfl, const struct btc_module *modules, size
  */
 int btc_unwind_modules_debuginfo(Dwfl *dwfl, struct btc_module *modules, size_t n,
                                  int64_t deadline_ns);
+
+/**
+ * Have the debug files of the modules that @pcs (in order) fall in
+ * decompressed in the background, when they are compressed: @in from now
+ * on (see btc_unwind_inflate_use). Each module's debug file is located on
+ * the way (btc_module.debug_file). Returns: 0, or -ENOMEM.
+ */
+int btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n,
+                                const uint64_t *pcs, size_t npcs);
+
+/** Whether @mod's debug file is still being decompressed in the background. */
+bool btc_unwind_module_inflating(Dwfl_Module *mod);
+
+/**
+ * Give the Dwfl sessions of btc_unwind_dwfl_open, the current one and the
+ * next ones, the images of @in (NULL: none), waiting for one until
+ * @deadline_ns at the latest.
+ */
+void btc_unwind_inflate_use(struct btc_inflate *in, int64_t deadline_ns);
 
 /** @mod's path in @modules (as listed for the same Dwfl), or NULL. */
 const char *btc_unwind_module_path(Dwfl_Module *mod, const struct btc_module *modules, size_t n);

@@ -125,6 +125,107 @@ symbolize_tailcalls(struct btc_symbols *s, const struct btc_raw_frame *callee, u
     return r;
 }
 
+/* The frames of raw frame @k appended to @out: those of the functions that
+ * tail-called their way between it and frame @k - 1, then its own. */
+static int
+symbolize_raw(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t k, bool after_gap,
+              struct btc_unwind_frames *out)
+{
+    const struct btc_raw_frame *f = &raw->frames[k];
+    struct btc_unwind_sym_request req = {
+        .pc = f->pc,
+        .activation = f->activation,
+        .expand_inlines = true,
+    };
+    size_t first;
+    int r = 0;
+
+    if (k > 0 && !f->activation && !after_gap)
+        r = symbolize_tailcalls(s, &raw->frames[k - 1], f->pc, out);
+    if (r != 0)
+        return r;
+    first = out->n;
+    r = btc_unwind_symbolize(s->index, s->cap->modules, s->cap->nmodules, &req, out);
+    for (size_t i = first; i < out->n; i++)
+        out->v[i].guessed = f->guessed;
+    return r;
+}
+
+/* Whether raw frame @k can be symbolized without waiting for a debug file
+ * being decompressed: its module's, and for the tail-call search its
+ * callee's (frame @k - 1). */
+static bool
+ready(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t k)
+{
+    if (btc_unwind_module_inflating(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
+        return false;
+    return k == 0 || !btc_unwind_module_inflating(dwfl_addrmodule(s->dwfl, raw->frames[k - 1].pc));
+}
+
+struct early {
+    struct btc_unwind_frames f;
+    bool done;
+};
+
+/* While a debug file is being decompressed (btc_unwind_modules_prefetch),
+ * the frames that need none of those are symbolized first, each into its
+ * own @pre[k], so that the wait overlaps with work. Returns: 0 (also at
+ * @deadline_ns, the rest being left to the frame-by-frame pass), -ENOMEM. */
+static int
+symbolize_ready(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t from,
+                int64_t deadline_ns, struct early *pre)
+{
+    int r = 0;
+
+    for (size_t k = from; k < raw->nframes && r >= 0; k++) {
+        if (deadline_ns > 0 && btc_clock_now_ns() >= deadline_ns)
+            break;
+        if (!ready(s, raw, k))
+            continue;
+        pre[k].f.max = BTC_SYMBOLS_MAX_FRAMES;
+        r = symbolize_raw(s, raw, k, raw->omitted > 0 && k == raw->omitted_at, &pre[k].f);
+        pre[k].done = r >= 0;
+    }
+    return r < 0 ? r : 0;
+}
+
+/* Move @from's frames to the end of @out, up to out->max. Returns: 1 when
+ * frames were left out (and freed), 0, or -ENOMEM. */
+static int
+append_frames(struct btc_unwind_frames *out, struct btc_unwind_frames *from)
+{
+    size_t room = out->max - out->n, n = from->n < room ? from->n : room;
+    int r = from->n > room ? 1 : 0;
+
+    if (out->n + n > out->cap) {
+        struct btc_frame *v = realloc(out->v, (out->n + n) * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        out->v = v;
+        out->cap = out->n + n;
+    }
+    if (n > 0)
+        memcpy(out->v + out->n, from->v, n * sizeof(*from->v));
+    out->n += n;
+    for (size_t i = n; i < from->n; i++) {
+        free(from->v[i].func);
+        free(from->v[i].file);
+    }
+    free(from->v);
+    *from = (struct btc_unwind_frames){0};
+    return r;
+}
+
+static bool
+any_inflating(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t from)
+{
+    for (size_t k = from; k < raw->nframes; k++)
+        if (btc_unwind_module_inflating(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
+            return true;
+    return false;
+}
+
 int
 btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
 {
@@ -132,15 +233,16 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
     struct btc_sym_thread *st = &s->threads[t];
     struct btc_unwind_frames out = {
         .v = st->frames, .n = st->nframes, .cap = st->nframes, .max = BTC_SYMBOLS_MAX_FRAMES};
+    struct early *pre = NULL;
     int r = 0;
 
+    if (any_inflating(s, raw, st->raw_done)) {
+        pre = calloc(raw->nframes, sizeof(*pre));
+        if (!pre)
+            return -ENOMEM;
+        r = symbolize_ready(s, raw, st->raw_done, deadline_ns, pre);
+    }
     for (size_t k = st->raw_done; k < raw->nframes && r == 0 && !st->cut; k++) {
-        const struct btc_raw_frame *f = &raw->frames[k];
-        struct btc_unwind_sym_request req = {
-            .pc = f->pc,
-            .activation = f->activation,
-            .expand_inlines = true,
-        };
         /* Frames left out lie between k - 1 and k: no call links them. */
         bool after_gap = raw->omitted > 0 && k == raw->omitted_at;
 
@@ -152,15 +254,8 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
         }
         if (after_gap)
             st->omitted_at = out.n;
-        if (k > 0 && !f->activation && !after_gap)
-            r = symbolize_tailcalls(s, &raw->frames[k - 1], f->pc, &out);
-        if (r == 0) {
-            size_t first = out.n;
-
-            r = btc_unwind_symbolize(s->index, s->cap->modules, s->cap->nmodules, &req, &out);
-            for (size_t i = first; i < out.n; i++)
-                out.v[i].guessed = f->guessed;
-        }
+        r = pre && pre[k].done ? append_frames(&out, &pre[k].f)
+                               : symbolize_raw(s, raw, k, after_gap, &out);
         if (r >= 0)
             st->raw_done = k + 1;
         if (r == 1) {
@@ -168,6 +263,9 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
             r = 0;
         }
     }
+    for (size_t k = 0; pre && k < raw->nframes; k++)
+        btc_unwind_frames_free(pre[k].f.v, pre[k].f.n);
+    free(pre);
     st->frames = out.v;
     st->nframes = out.n;
     if (r == 2)
