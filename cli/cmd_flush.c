@@ -187,7 +187,7 @@ btc_cli_flush(int argc, char **argv)
 
     r = btc_http_global_init();
     if (r < 0) {
-        fprintf(stderr, "btcrash flush: libcurl could not be initialised\n");
+        fprintf(stderr, "btcrash flush: libcurl is not usable: %s\n", btc_http_init_error());
         return BTC_CLI_EXIT_FAIL;
     }
     /* No overall deadline: a person asked for every report, and each one

@@ -23,6 +23,7 @@
 #include "sha256.h"
 #include "text.h"
 #include "clock.h"
+#include "curl_lib.h"
 #include "path.h"
 
 /* Below this much time left, a transfer cannot even connect: do not start. */
@@ -32,19 +33,35 @@
 #define REDACTED "REDACTED"
 
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
-static CURLcode g_init_result = CURLE_FAILED_INIT;
+static int g_init_result = -EIO;
+static char g_init_error[256] = "not initialised";
 
 static void
 global_init_once(void)
 {
-    g_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLcode rc;
+
+    g_init_result = btc_curl_load(g_init_error, sizeof(g_init_error));
+    if (g_init_result < 0)
+        return;
+    rc = btc_curl.global_init(CURL_GLOBAL_DEFAULT);
+    g_init_result = rc == CURLE_OK ? 0 : -EIO;
+    if (rc != CURLE_OK)
+        snprintf(g_init_error, sizeof(g_init_error), "curl_global_init: %s",
+                 btc_curl.easy_strerror(rc));
 }
 
 int
 btc_http_global_init(void)
 {
     pthread_once(&g_init_once, global_init_once);
-    return g_init_result == CURLE_OK ? 0 : -EIO;
+    return g_init_result;
+}
+
+const char *
+btc_http_init_error(void)
+{
+    return g_init_result == 0 ? NULL : g_init_error;
 }
 
 /* RFC 3986 percent-encoding of everything but the unreserved characters, as
@@ -467,15 +484,15 @@ add_attachment(struct submit *s, const struct btc_http_attachment *att, const ch
         r = -ENOMEM;
         goto fail;
     }
-    part = curl_mime_addpart(s->mime);
-    if (!part || curl_mime_name(part, partname) != CURLE_OK ||
-        curl_mime_filename(part, name) != CURLE_OK ||
-        curl_mime_type(part, "application/octet-stream") != CURLE_OK) {
+    part = btc_curl.mime_addpart(s->mime);
+    if (!part || btc_curl.mime_name(part, partname) != CURLE_OK ||
+        btc_curl.mime_filename(part, name) != CURLE_OK ||
+        btc_curl.mime_type(part, "application/octet-stream") != CURLE_OK) {
         r = -ENOMEM;
         goto fail;
     }
-    if (curl_mime_data_cb(part, a->size, attachment_read, attachment_seek, attachment_free, a) !=
-        CURLE_OK) {
+    if (btc_curl.mime_data_cb(part, a->size, attachment_read, attachment_seek, attachment_free,
+                              a) != CURLE_OK) {
         r = -ENOMEM;
         goto fail;
     }
@@ -501,14 +518,14 @@ build_body(struct submit *s, const char *json, size_t len,
     uint64_t bytes = 0;
     int r = 0;
 
-    s->mime = curl_mime_init(s->curl);
+    s->mime = btc_curl.mime_init(s->curl);
     if (!s->mime)
         return -ENOMEM;
-    part = curl_mime_addpart(s->mime);
-    if (!part || curl_mime_name(part, "upload_file") != CURLE_OK ||
-        curl_mime_filename(part, "upload_file") != CURLE_OK ||
-        curl_mime_type(part, "application/json") != CURLE_OK ||
-        curl_mime_data(part, json, len) != CURLE_OK)
+    part = btc_curl.mime_addpart(s->mime);
+    if (!part || btc_curl.mime_name(part, "upload_file") != CURLE_OK ||
+        btc_curl.mime_filename(part, "upload_file") != CURLE_OK ||
+        btc_curl.mime_type(part, "application/json") != CURLE_OK ||
+        btc_curl.mime_data(part, json, len) != CURLE_OK)
         return -ENOMEM;
     if (nattachments > 0) {
         names = calloc(nattachments, sizeof(*names));
@@ -555,10 +572,10 @@ static void
 submit_free(struct submit *s)
 {
     /* The mime structure must go before the handle that uses it. */
-    curl_mime_free(s->mime);
+    btc_curl.mime_free(s->mime);
     if (s->curl)
-        curl_easy_cleanup(s->curl);
-    curl_slist_free_all(s->headers);
+        btc_curl.easy_cleanup(s->curl);
+    btc_curl.slist_free_all(s->headers);
     free(s->url);
     free(s->shown_url);
     free(s->body);
@@ -566,7 +583,7 @@ submit_free(struct submit *s)
 
 #define SETOPT(s, opt, val)                                                                        \
     do {                                                                                           \
-        if (curl_easy_setopt((s)->curl, (opt), (val)) != CURLE_OK)                                 \
+        if (btc_curl.easy_setopt((s)->curl, (opt), (val)) != CURLE_OK)                             \
             return -EINVAL;                                                                        \
     } while (0)
 
@@ -596,7 +613,7 @@ set_options(struct submit *s, long timeout_ms)
     SETOPT(s, CURLOPT_USERAGENT, "btcrash/" BTCRASH_VERSION);
     /* curl would send "Expect: 100-continue" with a large body and wait up
      * to a second for an answer many servers never give: time we lack. */
-    s->headers = curl_slist_append(NULL, "Expect:");
+    s->headers = btc_curl.slist_append(NULL, "Expect:");
     if (!s->headers)
         return -ENOMEM;
     SETOPT(s, CURLOPT_HTTPHEADER, s->headers);
@@ -694,7 +711,7 @@ classify(struct submit *s, CURLcode rc, long status, struct btc_http_result *res
     if (rc != CURLE_OK) {
         res->outcome = BTC_HTTP_RETRY;
         set_text(s, res->error, sizeof(res->error),
-                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+                 s->errbuf[0] ? s->errbuf : btc_curl.easy_strerror(rc));
         return;
     }
     if (status == 200) {
@@ -734,7 +751,7 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
     if (r < 0)
         goto out;
     s.shown_url = btc_http_redact(s.url, cfg->token);
-    s.curl = curl_easy_init();
+    s.curl = btc_curl.easy_init();
     if (!s.shown_url || !s.curl) {
         r = -ENOMEM;
         goto out;
@@ -755,14 +772,14 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
     say(&s, "POST %s, %zu bytes, %zu attachment%s (%" PRIu64 " bytes)", s.shown_url, len, added,
         added == 1 ? "" : "s", bytes);
     started = btc_clock_now_ns();
-    rc = curl_easy_perform(s.curl);
-    if (curl_easy_getinfo(s.curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+    rc = btc_curl.easy_perform(s.curl);
+    if (btc_curl.easy_getinfo(s.curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
         status = 0;
     classify(&s, rc, status, &res);
     ms = (long)((btc_clock_now_ns() - started) / 1000000);
     if (res.outcome == BTC_HTTP_SENT && rc != CURLE_OK)
         say(&s, "HTTP 200 after %ld ms, then: %s; counted as sent, without rxid", ms,
-            s.errbuf[0] ? s.errbuf : curl_easy_strerror(rc));
+            s.errbuf[0] ? s.errbuf : btc_curl.easy_strerror(rc));
     else if (res.outcome == BTC_HTTP_SENT)
         say(&s, "HTTP 200 after %ld ms, rxid %s", ms, res.rxid[0] ? res.rxid : "(none in answer)");
     else if (rc == CURLE_OK)

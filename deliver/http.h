@@ -47,13 +47,19 @@ struct btc_http_attachment {
 typedef void (*btc_http_log_fn)(const char *line, void *ctx);
 
 /**
- * curl_global_init(CURL_GLOBAL_DEFAULT), once per process however often it
- * is called (pthread_once). btc_http_submit calls it itself; call it early
- * from main() to keep curl's one-time set-up out of a transfer's time.
+ * Load libcurl (curl_lib.h) and curl_global_init(CURL_GLOBAL_DEFAULT) it,
+ * once per process however often it is called (pthread_once).
+ * btc_http_submit calls it itself; call it early from main() to keep the
+ * loading and curl's one-time set-up out of a transfer's time.
  *
- * Returns: 0, or -EIO when curl could not initialise (then on every call).
+ * Returns: 0, -ELIBACC when libcurl could not be loaded, or -EIO when it
+ *          could not initialise (then on every call).
  */
 int btc_http_global_init(void);
+
+/** Why btc_http_global_init failed ("libcurl.so.4: cannot open shared
+ * object file..."), or NULL when it has not. */
+const char *btc_http_init_error(void);
 
 /**
  * The submission URL: @endpoint as given when it contains

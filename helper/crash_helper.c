@@ -724,7 +724,8 @@ btc_helper_main(void)
     p.quiet = p.api && !p.cfg.debug;
     /* curl's one-time set-up (OpenSSL's included) before the clock matters. */
     if (p.cfg.endpoint && btc_http_global_init() < 0 && !p.quiet)
-        fprintf(stderr, "btcrash: curl_global_init failed; the report can only be stored\n");
+        fprintf(stderr, "btcrash: libcurl is not usable (%s); the report can only be stored\n",
+                btc_http_init_error());
 
     if (r < 0) {
         fprintf(stderr, "btcrash: no valid crash record on descriptor %d: %s\n", BTC_RECORD_FD,

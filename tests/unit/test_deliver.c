@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "curl_linked.h"
 #include "config.h"
 #include "db.h"
 #include "deliver.h"
@@ -806,5 +807,6 @@ main(void)
             test_deliver_pending_sends_a_repaired_state_only_with_the_local_flag, setup, teardown),
     };
 
+    btc_test_curl_linked();
     return cmocka_run_group_tests_name("deliver", tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "curl_linked.h"
 #include "config.h"
 #include "http.h"
 #include "sha256.h"
@@ -964,5 +965,6 @@ main(void)
         cmocka_unit_test_setup(test_submit_time_out_after_another_status_is_retried, setup),
     };
 
+    btc_test_curl_linked();
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
