@@ -268,6 +268,9 @@ struct pipeline {
     /* Which improvements are in the report; the others are noted as
      * missing in it. */
     bool others_done, symbols_done, source_done, attachments_done;
+    /* An improvement left for the next store: the modules' debug files of
+     * a one-thread process, when the source context follows at once. */
+    const char *unsaved;
     size_t symbolized;       /* threads symbolicated whole */
     char symbols_error[256]; /* why there are no symbols at all, if not time */
 
@@ -390,6 +393,7 @@ save(struct pipeline *p, const char *what, json_t *state)
     char why[512];
     int r;
 
+    p->unsaved = NULL; /* in the latest build, which every save follows */
     if (!p->stored)
         return;
     r = btc_db_replace(p->dir, p->answer.uuid, p->report, state, &p->claim);
@@ -548,10 +552,12 @@ stage_symbols(struct pipeline *p)
     if (r < 0)
         return r;
     p->symbols_done = r == 0;
-    return improve(p,
-                   p->cap->nthreads > 1 ? "the other threads' symbols" : "the modules' debug files")
-               ? 0
-               : -ENOMEM;
+    if (p->cap->nthreads > 1)
+        return improve(p, "the other threads' symbols") ? 0 : -ENOMEM;
+    /* Only the modules' debug files are new: a store of their own (a few
+     * ms for a deep stack) is worth it only when no stage follows. */
+    p->unsaved = "the modules' debug files";
+    return 0;
 }
 
 static int
@@ -642,6 +648,8 @@ improve_stages(struct pipeline *p)
         r = stage_source(p);
     if (r == 0 && !btc_budget_over(p->budget.attachments))
         r = stage_attachments(p);
+    if (r == 0 && p->unsaved && !improve(p, p->unsaved))
+        r = -ENOMEM;
     return r;
 }
 
