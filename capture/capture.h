@@ -62,6 +62,7 @@ struct btc_module {
      * found (may equal path), or NULL. */
     char *debug_file;
     bool debug_file_exists;
+    bool fetching; /* asked of debuginfod (btc_unwind_modules_prefetch) */
 };
 
 struct btc_capture {

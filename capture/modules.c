@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "hex.h"
+#include "debuginfod.h"
 #include "inflate.h"
 
 #include <errno.h>
@@ -27,6 +28,8 @@ static char *g_debuginfo_path = NULL;
  * and the helper has one Dwfl session at a time. */
 static struct btc_inflate *g_inflate;
 static int64_t g_inflate_deadline_ns;
+/* Missing debug files being fetched (btc_unwind_debuginfod_use). */
+static struct btc_debuginfod *g_debuginfod;
 
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
                           const char *file_name, const char *debuglink_file,
@@ -391,12 +394,17 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr
             return -1;
     }
     /* Where no file is, dwfl_standard_find_debuginfo would load
-     * libdebuginfod (and its libcurl) to ask the servers of DEBUGINFOD_URLS,
-     * which btc_unwind_dwfl_open unset. */
+     * libdebuginfod (and its libcurl) to ask the servers of DEBUGINFOD_URLS
+     * without a deadline (btc_unwind_dwfl_open unset it): the fetch
+     * started by btc_unwind_modules_prefetch answers instead. */
     if (len > 0 && len <= BTC_INFLATE_MAX_ID) {
         btc_hex_encode(bits, (size_t)len, hex);
-        if (locate_debug_file(mod, hex, &found) == 0 && !found)
+        if (locate_debug_file(mod, hex, &found) == 0 && !found) {
+            if (g_debuginfod &&
+                btc_debuginfod_take(g_debuginfod, bits, (size_t)len, &fd, debuginfo_file_name) == 0)
+                return fd;
             return -1;
+        }
         free(found);
     }
     return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
@@ -430,7 +438,7 @@ btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n, co
 {
     int r = 0;
 
-    if (!g_inflate)
+    if (!g_inflate && !g_debuginfod)
         return 0;
     for (size_t i = 0; i < npcs && r >= 0; i++) {
         Dwfl_Module *mod = dwfl_addrmodule(dwfl, pcs[i]);
@@ -439,30 +447,42 @@ btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n, co
         GElf_Addr vaddr;
         int len;
 
-        if (!m || m->debug_file)
+        if (!m || m->debug_file || m->fetching)
             continue; /* not ours, or located already */
         r = locate_debug_file(mod, m->build_id, &m->debug_file);
-        if (r < 0 || !m->debug_file)
-            continue;
-        m->debug_file_exists = true;
         len = dwfl_module_build_id(mod, &bits, &vaddr);
-        if (len > 0)
-            r = btc_inflate_queue(g_inflate, m->debug_file, bits, (size_t)len);
+        if (r < 0 || len <= 0)
+            continue;
+        if (m->debug_file) {
+            m->debug_file_exists = true;
+            if (g_inflate)
+                r = btc_inflate_queue(g_inflate, m->debug_file, bits, (size_t)len);
+        } else if (g_debuginfod) {
+            r = btc_debuginfod_find(g_debuginfod, bits, (size_t)len);
+            m->fetching = r > 0;
+        }
     }
     return r < 0 ? r : 0;
 }
 
+void
+btc_unwind_debuginfod_use(struct btc_debuginfod *d)
+{
+    g_debuginfod = d;
+}
+
 bool
-btc_unwind_module_inflating(Dwfl_Module *mod)
+btc_unwind_module_pending(Dwfl_Module *mod)
 {
     const unsigned char *bits = NULL;
     GElf_Addr vaddr;
     int len;
 
-    if (!g_inflate || !mod)
+    if ((!g_inflate && !g_debuginfod) || !mod)
         return false;
     len = dwfl_module_build_id(mod, &bits, &vaddr);
-    return len > 0 && btc_inflate_pending(g_inflate, bits, (size_t)len);
+    return len > 0 && ((g_inflate && btc_inflate_pending(g_inflate, bits, (size_t)len)) ||
+                       (g_debuginfod && btc_debuginfod_pending(g_debuginfod, bits, (size_t)len)));
 }
 
 const char *

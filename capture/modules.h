@@ -11,6 +11,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "capture.h"
+#include "debuginfod.h"
 #include "inflate.h"
 
 /**
@@ -48,15 +49,23 @@ int btc_unwind_modules_debuginfo(Dwfl *dwfl, struct btc_module *modules, size_t 
 
 /**
  * Have the debug files of the modules that @pcs (in order) fall in
- * decompressed in the background, when they are compressed: @in from now
- * on (see btc_unwind_inflate_use). Each module's debug file is located on
- * the way (btc_module.debug_file). Returns: 0, or -ENOMEM.
+ * decompressed in the background, when they are compressed (see
+ * btc_unwind_inflate_use), and those found nowhere fetched from debuginfod
+ * (btc_unwind_debuginfod_use). Each module's debug file is located on the
+ * way (btc_module.debug_file). Returns: 0, or -ENOMEM.
  */
 int btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n,
                                 const uint64_t *pcs, size_t npcs);
 
-/** Whether @mod's debug file is still being decompressed in the background. */
-bool btc_unwind_module_inflating(Dwfl_Module *mod);
+/** Whether @mod's debug file is still being decompressed in the
+ * background, or fetched from a debuginfod server. */
+bool btc_unwind_module_pending(Dwfl_Module *mod);
+
+/**
+ * Have btc_unwind_modules_prefetch fetch the debug files found nowhere
+ * here with @d (NULL: none), and libdwfl take them from it.
+ */
+void btc_unwind_debuginfod_use(struct btc_debuginfod *d);
 
 /**
  * Give the Dwfl sessions of btc_unwind_dwfl_open, the current one and the

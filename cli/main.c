@@ -1,11 +1,14 @@
 /* main: the btcrash command. Its subcommands are for people; the
- * "__crash-helper" mode is exec'ed by libbtcrash.so on a crash. */
+ * "__crash-helper" mode is exec'ed by libbtcrash.so on a crash, and the
+ * helper spawns itself in "__debuginfod-fetch" mode for each debug file it
+ * fetches. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "crash_helper.h"
 #include "crash_record.h"
+#include "debuginfod.h"
 
 static void
 usage(FILE *out)
@@ -53,6 +56,8 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], BTC_HELPER_MODE) == 0)
         return btc_helper_main();
+    if (strcmp(argv[1], BTC_DEBUGINFOD_FETCH_MODE) == 0)
+        return btc_debuginfod_child_main(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

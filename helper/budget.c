@@ -12,6 +12,9 @@ static const int g_share[] = {
     880,  /* source */
     1000, /* attachments */
 };
+/* The debuginfod fetches' end, between the unwind's and the crashing
+ * thread's symbols': a tenth of the time is left to use what came. */
+#define FETCH_SHARE 550
 
 void
 btc_budget_plan(struct btc_budget *b, int64_t now, int64_t deadline, bool upload)
@@ -32,6 +35,7 @@ btc_budget_plan(struct btc_budget *b, int64_t now, int64_t deadline, bool upload
     stages = (b->end - now) * (upload ? 6 : 10) / 10;
     for (int i = 0; i < 6; i++)
         *ends[i] = now + stages * g_share[i] / 1000;
+    b->fetch = now + stages * FETCH_SHARE / 1000;
 }
 
 void
@@ -49,6 +53,8 @@ btc_budget_reserve(struct btc_budget *b, int64_t ns)
     for (int i = 0; i < 6; i++)
         if (*ends[i] > b->end)
             *ends[i] = b->end;
+    if (b->fetch > b->end)
+        b->fetch = b->end;
 }
 
 bool

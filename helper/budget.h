@@ -20,6 +20,9 @@ struct btc_budget {
     int64_t source;        /* source context */
     int64_t attachments;   /* attachment copies */
     int64_t end;           /* the upload, printing, the last state write */
+    /* Debug files fetched from debuginfod while the stages run, abandoned
+     * here: the crashing thread's symbols still get time after it. */
+    int64_t fetch;
 };
 
 /* Used when the record carries no deadline (an API report without one). */

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "crash_helper.h"
 #include "crash_record.h"
+#include "debuginfod.h"
 #include "db.h"
 #include "deliver.h"
 #include "helper_api.h"
@@ -292,7 +293,8 @@ struct pipeline {
     int claim;
     char store_error[4200];
     struct btc_helper_answer answer;
-    struct btc_inflate *inflate; /* debug files decompressed in the background */
+    struct btc_inflate *inflate;       /* debug files decompressed in the background */
+    struct btc_debuginfod *debuginfod; /* missing ones fetched, with DEBUGINFOD_URLS */
 };
 
 static int add_note(json_t *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -335,6 +337,12 @@ incomplete_notes(const struct pipeline *p)
         r = add_note(notes, "no source context: time budget");
     if (r == 0 && !p->attachments_done && p->wants_attachments)
         r = add_note(notes, "the attachments were not copied: time budget");
+    if (r == 0 && btc_debuginfod_abandoned(p->debuginfod) > 0)
+        r = add_note(notes,
+                     "%zu debug file%s not fetched from DEBUGINFOD_URLS: time budget (their "
+                     "frames keep addresses and ELF symbols)",
+                     btc_debuginfod_abandoned(p->debuginfod),
+                     btc_debuginfod_abandoned(p->debuginfod) == 1 ? " was" : "s were");
     if (r < 0) {
         json_decref(notes);
         return NULL;
@@ -708,6 +716,8 @@ pipeline_done(struct pipeline *p)
     btc_capture_session_free(p->session);
     btc_unwind_inflate_use(NULL, 0);
     btc_inflate_free(p->inflate);
+    btc_unwind_debuginfod_use(NULL);
+    btc_debuginfod_free(p->debuginfod);
 }
 
 int
@@ -749,6 +759,11 @@ btc_helper_main(void)
             goto out;
         }
     }
+    /* Before the capture, whose libdwfl session takes DEBUGINFOD_URLS out
+     * of the environment. Without memory for it, nothing is fetched. */
+    if (btc_debuginfod_new(getenv("DEBUGINFOD_URLS"), p.budget.fetch, p.cfg.debug, &p.debuginfod) ==
+        0)
+        btc_unwind_debuginfod_use(p.debuginfod);
     r = btc_capture_begin(rec, (const char *)rec + rec->header_size,
                           (const char *)rec + rec->header_size + rec->stack_len, rec->maps_len,
                           p.budget.unwind, &p.session, why, sizeof(why));

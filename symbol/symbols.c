@@ -152,14 +152,14 @@ symbolize_raw(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t k,
 }
 
 /* Whether raw frame @k can be symbolized without waiting for a debug file
- * being decompressed: its module's, and for the tail-call search its
- * callee's (frame @k - 1). */
+ * being decompressed or fetched: its module's, and for the tail-call
+ * search its callee's (frame @k - 1). */
 static bool
 ready(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t k)
 {
-    if (btc_unwind_module_inflating(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
+    if (btc_unwind_module_pending(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
         return false;
-    return k == 0 || !btc_unwind_module_inflating(dwfl_addrmodule(s->dwfl, raw->frames[k - 1].pc));
+    return k == 0 || !btc_unwind_module_pending(dwfl_addrmodule(s->dwfl, raw->frames[k - 1].pc));
 }
 
 struct early {
@@ -167,7 +167,8 @@ struct early {
     bool done;
 };
 
-/* While a debug file is being decompressed (btc_unwind_modules_prefetch),
+/* While a debug file is being decompressed or fetched
+ * (btc_unwind_modules_prefetch),
  * the frames that need none of those are symbolized first, each into its
  * own @pre[k], so that the wait overlaps with work. Returns: 0 (also at
  * @deadline_ns, the rest being left to the frame-by-frame pass), -ENOMEM. */
@@ -221,7 +222,7 @@ static bool
 any_inflating(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t from)
 {
     for (size_t k = from; k < raw->nframes; k++)
-        if (btc_unwind_module_inflating(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
+        if (btc_unwind_module_pending(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
             return true;
     return false;
 }
