@@ -249,3 +249,22 @@ def test_no_debug_information_anywhere(build, check, tmp_path, stripped):
     mods = [m for m in rep.get("modules") or [] if isinstance(m, dict)]
     check(any(m.get("debug_identifier") == bid for m in mods) or
           any(bid in str(m) for m in mods), "the module list lacks build-id %s" % bid)
+
+
+def test_symbol_table_only(build, check, tmp_path):
+    """strip --strip-debug: no DWARF, no server, the symbol table kept. The
+    frames are named from it (inline_fault's crash_here and main; the
+    inlined calls have no frame without DWARF), with no file or line."""
+    prog = str(tmp_path / "inline_fault.nodebug")
+    subprocess.run(["strip", "--strip-debug", "-o", prog, build.prog("inline_fault")],
+                   check=True)
+    r, db = crash(build, tmp_path, prog, "symtab")
+    check.eq(r.termsig, signal.SIGSEGV, "the signal it died of")
+    rep = one_report(check, db, "symbol table only")
+    if rep is None:
+        return
+    own = [f for f in main_stack(rep) if f.get("library") == prog]
+    check.eq([f.get("funcName") for f in own][:2], ["crash_here", "main"],
+             "the program's frames, named from .symtab")
+    check(all(not f.get("line") and f.get("module_offset") for f in own),
+          "frames without DWARF have a line, or lack module_offset: %r" % own)
