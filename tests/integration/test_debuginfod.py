@@ -268,3 +268,36 @@ def test_symbol_table_only(build, check, tmp_path):
              "the program's frames, named from .symtab")
     check(all(not f.get("line") and f.get("module_offset") for f in own),
           "frames without DWARF have a line, or lack module_offset: %r" % own)
+
+
+def test_minidebuginfo_only(build, check, tmp_path):
+    """Stripped of everything, with the function symbols in MiniDebugInfo
+    (.gnu_debugdata, an xz-compressed ELF file, as Fedora's find-debuginfo
+    makes it): the frames are named from it."""
+    src = build.prog("inline_fault")
+    work = tmp_path / "mdi"
+    work.mkdir()
+    syms = subprocess.run(["nm", src, "--format=posix", "--defined-only"], capture_output=True,
+                          text=True, check=True).stdout
+    keep = sorted({ln.split()[0] for ln in syms.splitlines()
+                   if len(ln.split()) > 1 and ln.split()[1] in ("T", "t")})
+    (work / "keep").write_text("\n".join(keep) + "\n")
+    for argv in (["objcopy", "--only-keep-debug", src, str(work / "debug")],
+                 ["objcopy", "-S", "--keep-symbols=" + str(work / "keep"), str(work / "debug"),
+                  str(work / "mini")],
+                 ["xz", str(work / "mini")],
+                 ["strip", "--strip-all", "-o", str(work / "prog"), src],
+                 ["objcopy", "--add-section", ".gnu_debugdata=" + str(work / "mini.xz"),
+                  str(work / "prog")]):
+        subprocess.run(argv, check=True)
+    prog = str(work / "prog")
+    check.eq(subprocess.run(["nm", prog], capture_output=True, text=True).stdout, "",
+             "[harness] the program's own symbol table")
+    r, db = crash(build, tmp_path, prog, "minidebuginfo")
+    check.eq(r.termsig, signal.SIGSEGV, "the signal it died of")
+    rep = one_report(check, db, "MiniDebugInfo only")
+    if rep is None:
+        return
+    own = [f for f in main_stack(rep) if f.get("library") == prog]
+    check.eq([f.get("funcName") for f in own][:2], ["crash_here", "main"],
+             "the program's frames, named from .gnu_debugdata")
