@@ -120,6 +120,9 @@ spawn(struct btc_debuginfod *d, struct fetch *f)
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     if (!d->debug)
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    /* Nothing else: not the crashed process's record or notification pipe,
+     * which it would hold open after the helper is gone. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     /* The helper is /proc/self/exe: the same build, wherever it lies. */
     r = -posix_spawn(&f->pid, "/proc/self/exe", &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);

@@ -470,7 +470,9 @@ btc_inflate_queue(struct btc_inflate *in, const char *path, const void *id, size
     if (!j->path) {
         r = -ENOMEM;
     } else if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* Writable but private: libelf, given the image by elf_memory,
+         * may convert in place, and must never fault nor change the file. */
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 
         if (map != MAP_FAILED) {
             j->src = map;
