@@ -41,6 +41,7 @@ struct fetch {
 
 struct btc_debuginfod {
     char *urls_var; /* "DEBUGINFOD_URLS=..." for the children */
+    char *exe;      /* what they run */
     int64_t deadline_ns;
     bool debug;
     struct fetch fetches[BTC_DEBUGINFOD_MAX_FETCHES];
@@ -49,7 +50,8 @@ struct btc_debuginfod {
 };
 
 int
-btc_debuginfod_new(const char *urls, int64_t deadline_ns, bool debug, struct btc_debuginfod **ret)
+btc_debuginfod_new(const char *urls, const char *self, int64_t deadline_ns, bool debug,
+                   struct btc_debuginfod **ret)
 {
     struct btc_debuginfod *d;
 
@@ -57,7 +59,11 @@ btc_debuginfod_new(const char *urls, int64_t deadline_ns, bool debug, struct btc
     if (!urls || urls[strspn(urls, " \t")] == '\0')
         return 0;
     d = calloc(1, sizeof(*d));
-    if (!d || asprintf(&d->urls_var, "DEBUGINFOD_URLS=%s", urls) < 0) {
+    if (!d)
+        return -ENOMEM;
+    d->exe = strdup(self && self[0] == '/' ? self : "/proc/self/exe");
+    if (!d->exe || asprintf(&d->urls_var, "DEBUGINFOD_URLS=%s", urls) < 0) {
+        free(d->exe);
         free(d);
         return -ENOMEM;
     }
@@ -123,8 +129,7 @@ spawn(struct btc_debuginfod *d, struct fetch *f)
     /* Nothing else: not the crashed process's record or notification pipe,
      * which it would hold open after the helper is gone. */
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    /* The helper is /proc/self/exe: the same build, wherever it lies. */
-    r = -posix_spawn(&f->pid, "/proc/self/exe", &fa, NULL, argv, env);
+    r = -posix_spawn(&f->pid, d->exe, &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     close(pipefd[1]);
@@ -299,6 +304,7 @@ btc_debuginfod_free(struct btc_debuginfod *d)
         if (d->fetches[i].state == FETCH_RUNNING)
             finish(&d->fetches[i], FETCH_ABANDONED);
     free(d->urls_var);
+    free(d->exe);
     free(d);
 }
 

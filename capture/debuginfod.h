@@ -23,12 +23,14 @@ struct btc_debuginfod;
 
 /**
  * Fetches from @urls (DEBUGINFOD_URLS' value), each abandoned at
- * @deadline_ns (CLOCK_MONOTONIC). @urls NULL or blank: *@ret is NULL,
- * there is nothing to fetch from. With @debug, the children's stderr is
- * the helper's.
+ * @deadline_ns (CLOCK_MONOTONIC), by children that run @self (the
+ * helper's argv[0]) when it is an absolute path, else /proc/self/exe:
+ * under a wrapper such as valgrind, /proc/self/exe is the wrapper's. @urls
+ * NULL or blank: *@ret is NULL, there is nothing to fetch from. With
+ * @debug, the children's stderr is the helper's.
  * Returns: 0, or -ENOMEM.
  */
-int btc_debuginfod_new(const char *urls, int64_t deadline_ns, bool debug,
+int btc_debuginfod_new(const char *urls, const char *self, int64_t deadline_ns, bool debug,
                        struct btc_debuginfod **ret);
 
 /**

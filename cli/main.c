@@ -55,7 +55,7 @@ main(int argc, char **argv)
         return BTC_CLI_EXIT_USAGE;
     }
     if (strcmp(argv[1], BTC_HELPER_MODE) == 0)
-        return btc_helper_main();
+        return btc_helper_main(argv[0]);
     if (strcmp(argv[1], BTC_DEBUGINFOD_FETCH_MODE) == 0)
         return btc_debuginfod_child_main(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

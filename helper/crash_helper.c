@@ -721,7 +721,7 @@ pipeline_done(struct pipeline *p)
 }
 
 int
-btc_helper_main(void)
+btc_helper_main(const char *self)
 {
     struct pipeline p = {.claim = -1, .answer = {.outcome = "failed"}};
     const struct btc_crash_record *rec = NULL;
@@ -761,8 +761,8 @@ btc_helper_main(void)
     }
     /* Before the capture, whose libdwfl session takes DEBUGINFOD_URLS out
      * of the environment. Without memory for it, nothing is fetched. */
-    if (btc_debuginfod_new(getenv("DEBUGINFOD_URLS"), p.budget.fetch, p.cfg.debug, &p.debuginfod) ==
-        0)
+    if (btc_debuginfod_new(getenv("DEBUGINFOD_URLS"), self, p.budget.fetch, p.cfg.debug,
+                           &p.debuginfod) == 0)
         btc_unwind_debuginfod_use(p.debuginfod);
     r = btc_capture_begin(rec, (const char *)rec + rec->header_size,
                           (const char *)rec + rec->header_size + rec->stack_len, rec->maps_len,

@@ -12,9 +12,12 @@
  * left for `btcrash flush`, and the answer on BTC_NOTIFY_FD is the JSON
  * object of helper_api.h instead.
  *
+ * @self is the path the helper was executed as (argv[0]), for the children
+ * it spawns.
+ *
  * Returns: the process exit status (0 when a report was stored, or sent
  *          although it could not be stored).
  */
-int btc_helper_main(void);
+int btc_helper_main(const char *self);
 
 #endif
