@@ -251,23 +251,28 @@ def test_no_debug_information_anywhere(build, check, tmp_path, stripped):
           any(bid in str(m) for m in mods), "the module list lacks build-id %s" % bid)
 
 
-def test_symbol_table_only(build, check, tmp_path):
-    """strip --strip-debug: no DWARF, no server, the symbol table kept. The
-    frames are named from it (inline_fault's crash_here and main; the
-    inlined calls have no frame without DWARF), with no file or line."""
-    prog = str(tmp_path / "inline_fault.nodebug")
-    subprocess.run(["strip", "--strip-debug", "-o", prog, build.prog("inline_fault")],
-                   check=True)
-    r, db = crash(build, tmp_path, prog, "symtab")
+def check_named_without_dwarf(build, check, tmp_path, prog, source):
+    """inline_fault's copy @prog, without DWARF, crashes: its frames are
+    crash_here and main (the inlined calls have no frame without DWARF),
+    named from @source, with module offsets and no line."""
+    r, db = crash(build, tmp_path, prog, source.strip("."))
     check.eq(r.termsig, signal.SIGSEGV, "the signal it died of")
-    rep = one_report(check, db, "symbol table only")
+    rep = one_report(check, db, "names from %s" % source)
     if rep is None:
         return
     own = [f for f in main_stack(rep) if f.get("library") == prog]
     check.eq([f.get("funcName") for f in own][:2], ["crash_here", "main"],
-             "the program's frames, named from .symtab")
+             "the program's frames, named from %s" % source)
     check(all(not f.get("line") and f.get("module_offset") for f in own),
           "frames without DWARF have a line, or lack module_offset: %r" % own)
+
+
+def test_symbol_table_only(build, check, tmp_path):
+    """strip --strip-debug: no DWARF, no server, the symbol table kept."""
+    prog = str(tmp_path / "inline_fault.nodebug")
+    subprocess.run(["strip", "--strip-debug", "-o", prog, build.prog("inline_fault")],
+                   check=True)
+    check_named_without_dwarf(build, check, tmp_path, prog, ".symtab")
 
 
 def test_minidebuginfo_only(build, check, tmp_path):
@@ -293,11 +298,4 @@ def test_minidebuginfo_only(build, check, tmp_path):
     prog = str(work / "prog")
     check.eq(subprocess.run(["nm", prog], capture_output=True, text=True).stdout, "",
              "[harness] the program's own symbol table")
-    r, db = crash(build, tmp_path, prog, "minidebuginfo")
-    check.eq(r.termsig, signal.SIGSEGV, "the signal it died of")
-    rep = one_report(check, db, "MiniDebugInfo only")
-    if rep is None:
-        return
-    own = [f for f in main_stack(rep) if f.get("library") == prog]
-    check.eq([f.get("funcName") for f in own][:2], ["crash_here", "main"],
-             "the program's frames, named from .gnu_debugdata")
+    check_named_without_dwarf(build, check, tmp_path, prog, ".gnu_debugdata")
