@@ -165,17 +165,25 @@ btc_debuginfod_find(struct btc_debuginfod *d, const void *id, size_t id_len)
     return 1;
 }
 
-/* The child is done (or killed): reap it and close its pipe. */
+/* The child closed its stdout, or is given up: reap it and close its
+ * pipe. One that is still there at @deadline_ns is killed, and failed. */
 static void
-finish(struct fetch *f, enum fetch_state state)
+finish(struct fetch *f, enum fetch_state state, int64_t deadline_ns)
 {
     int status = 0;
+    pid_t r = 0;
 
-    if (state == FETCH_ABANDONED)
+    while (state != FETCH_ABANDONED && (r = waitpid(f->pid, &status, WNOHANG)) == 0 &&
+           btc_clock_now_ns() < deadline_ns)
+        btc_clock_sleep_ns(1000000);
+    if (r == 0) {
+        if (state != FETCH_ABANDONED)
+            state = FETCH_FAILED;
+        /* SIGKILL cannot be caught: the wait that follows is short. */
         kill(f->pid, SIGKILL);
-    /* Bounded: a child that closed its stdout is exiting, and SIGKILL
-     * cannot be caught. */
-    if (waitpid(f->pid, &status, 0) < 0)
+        r = waitpid(f->pid, &status, 0);
+    }
+    if (r < 0)
         status = 1;
     close(f->out);
     f->out = -1;
@@ -184,10 +192,11 @@ finish(struct fetch *f, enum fetch_state state)
     f->state = state;
 }
 
-/* Read what the child printed, waiting @timeout_ms (0: not at all).
+/* Read what the child printed, waiting @timeout_ms (0: not at all), and
+ * reap it by @deadline_ns once it has closed its stdout.
  * Returns whether it has ended. */
 static bool
-advance(struct fetch *f, int timeout_ms)
+advance(struct fetch *f, int timeout_ms, int64_t deadline_ns)
 {
     struct pollfd p = {.fd = f->out, .events = POLLIN};
     ssize_t n;
@@ -215,8 +224,10 @@ advance(struct fetch *f, int timeout_ms)
     /* One line: the path. Nothing else is taken from the child. */
     if (f->path_len > 0 && f->path[f->path_len - 1] == '\n')
         f->path[--f->path_len] = '\0';
-    finish(f, n == 0 && f->path_len > 0 && !memchr(f->path, '\n', f->path_len) ? FETCH_FOUND
-                                                                               : FETCH_FAILED);
+    finish(f,
+           n == 0 && f->path_len > 0 && !memchr(f->path, '\n', f->path_len) ? FETCH_FOUND
+                                                                            : FETCH_FAILED,
+           deadline_ns);
     return true;
 }
 
@@ -225,7 +236,7 @@ btc_debuginfod_pending(struct btc_debuginfod *d, const void *id, size_t id_len)
 {
     struct fetch *f = find_fetch(d, id, id_len);
 
-    return f && !advance(f, 0);
+    return f && !advance(f, 0, d->deadline_ns);
 }
 
 /* @path must be the user's own regular file, reached without a symlink at
@@ -266,11 +277,11 @@ btc_debuginfod_take(struct btc_debuginfod *d, const void *id, size_t id_len, int
         int64_t left = d->deadline_ns - btc_clock_now_ns();
 
         if (left <= 0) {
-            finish(f, FETCH_ABANDONED);
+            finish(f, FETCH_ABANDONED, 0);
             d->abandoned++;
             break;
         }
-        advance(f, (int)((left + 999999) / 1000000));
+        advance(f, (int)((left + 999999) / 1000000), d->deadline_ns);
     }
     if (f->state == FETCH_ABANDONED)
         return -ETIMEDOUT;
@@ -302,7 +313,7 @@ btc_debuginfod_free(struct btc_debuginfod *d)
         return;
     for (size_t i = 0; i < d->n; i++)
         if (d->fetches[i].state == FETCH_RUNNING)
-            finish(&d->fetches[i], FETCH_ABANDONED);
+            finish(&d->fetches[i], FETCH_ABANDONED, 0);
     free(d->urls_var);
     free(d->exe);
     free(d);

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "clock.h"
+#include "fileio.h"
 
 /* Two: .debug_info, a single zlib stream, takes about as long as all the
  * other sections of libc's debug file together. */
@@ -138,25 +139,6 @@ btc_inflate_new(uint64_t max_bytes, struct btc_inflate **ret)
     return 0;
 }
 
-static int
-write_all(int fd, const void *buf, size_t n, off_t off)
-{
-    const char *p = buf;
-
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? -errno : -EIO;
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
 static uint64_t
 align_up(uint64_t v, uint64_t a)
 {
@@ -217,7 +199,7 @@ copy_plain_parts(const struct job *j)
         uint64_t until = i < j->ncompressed ? j->compressed[i].off : j->src_size;
 
         if (until > at)
-            r = write_all(j->memfd, j->src + at, until - at, (off_t)at);
+            r = btc_file_pwrite_all(j->memfd, j->src + at, until - at, (off_t)at);
         if (i < j->ncompressed && j->compressed[i].off + j->compressed[i].size > at)
             at = j->compressed[i].off + j->compressed[i].size;
     }
@@ -236,10 +218,10 @@ run_task(struct btc_inflate *in, const struct task *t)
 static void
 finish_job(struct job *j)
 {
-    if (!j->failed &&
-        (write_all(j->memfd, j->shdrs, j->shnum * sizeof(*j->shdrs), (off_t)j->shoff) < 0 ||
-         fcntl(j->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
-             0))
+    if (!j->failed && (btc_file_pwrite_all(j->memfd, j->shdrs, j->shnum * sizeof(*j->shdrs),
+                                           (off_t)j->shoff) < 0 ||
+                       fcntl(j->memfd, F_ADD_SEALS,
+                             F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0))
         j->failed = true;
     j->state = j->failed ? JOB_FAILED : JOB_DONE;
     munmap((void *)j->src, j->src_size);

@@ -432,16 +432,23 @@ module_entry(Dwfl_Module *mod, struct btc_module *modules, size_t n)
     return idx >= 1 && idx <= n ? &modules[idx - 1] : NULL;
 }
 
+Dwfl_Module *
+btc_unwind_frame_module(Dwfl *dwfl, const struct btc_raw_frame *f)
+{
+    /* A return address may be just past the end of its caller's module. */
+    return dwfl_addrmodule(dwfl, f->activation ? f->pc : f->pc - 1);
+}
+
 int
-btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n, const uint64_t *pcs,
-                            size_t npcs)
+btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n,
+                            const struct btc_raw_thread *t)
 {
     int r = 0;
 
     if (!g_inflate && !g_debuginfod)
         return 0;
-    for (size_t i = 0; i < npcs && r >= 0; i++) {
-        Dwfl_Module *mod = dwfl_addrmodule(dwfl, pcs[i]);
+    for (size_t i = 0; i < t->nframes && r >= 0; i++) {
+        Dwfl_Module *mod = btc_unwind_frame_module(dwfl, &t->frames[i]);
         struct btc_module *m = module_entry(mod, modules, n);
         const unsigned char *bits = NULL;
         GElf_Addr vaddr;

@@ -47,15 +47,19 @@ void btc_unwind_modules_index(Dwfl *dwfl, const struct btc_module *modules, size
 int btc_unwind_modules_debuginfo(Dwfl *dwfl, struct btc_module *modules, size_t n,
                                  int64_t deadline_ns);
 
+/** The module of frame @f's code: that of its pc, or, for a return
+ * address, of the call before it. NULL when in none. */
+Dwfl_Module *btc_unwind_frame_module(Dwfl *dwfl, const struct btc_raw_frame *f);
+
 /**
- * Have the debug files of the modules that @pcs (in order) fall in
+ * Have the debug files of the modules of @t's frames (innermost first)
  * decompressed in the background, when they are compressed (see
  * btc_unwind_inflate_use), and those found nowhere fetched from debuginfod
  * (btc_unwind_debuginfod_use). Each module's debug file is located on the
  * way (btc_module.debug_file). Returns: 0, or -ENOMEM.
  */
 int btc_unwind_modules_prefetch(Dwfl *dwfl, struct btc_module *modules, size_t n,
-                                const uint64_t *pcs, size_t npcs);
+                                const struct btc_raw_thread *t);
 
 /** Whether @mod's debug file is still being decompressed in the
  * background, or fetched from a debuginfod server. */

@@ -103,3 +103,22 @@ btc_file_write_all(int fd, const char *data, size_t len)
     }
     return 0;
 }
+
+int
+btc_file_pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+    const char *p = data;
+
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}

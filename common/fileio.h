@@ -4,6 +4,7 @@
 #define BTCRASH_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Refuse anything but a regular file (-EINVAL): a FIFO or device planted
  * under a file's name must not feed or drive the reader. */
@@ -35,5 +36,14 @@ int btc_file_read_at(int dirfd, const char *path, size_t max, unsigned flags, ch
  * Returns: 0 or -errno; on failure part of @data may have been written.
  */
 int btc_file_write_all(int fd, const char *data, size_t len);
+
+/**
+ * Write all @len bytes of @data to @fd at offset @off (pwrite: the file
+ * offset stays, so threads may write parts of one file at once).
+ *
+ * Returns: 0 or -errno (-EIO for a write of 0 bytes); on failure part of
+ *          @data may have been written.
+ */
+int btc_file_pwrite_all(int fd, const void *data, size_t len, off_t off);
 
 #endif

@@ -442,31 +442,21 @@ resolve_dir(struct pipeline *p)
  * libc: 14 MB); bigger ones are left to libdw. */
 #define INFLATE_MAX_BYTES (256ULL << 20)
 
-/* Have a thread decompress the debug files of thread @t's modules, when
- * they are compressed, while this one stores the report and symbolizes
- * the frames of the others: inflating libc6-dbg's libc takes ~70 ms. */
+/* Have threads decompress the debug files of thread @t's modules, when
+ * they are compressed, and children fetch those missing (DEBUGINFOD_URLS),
+ * while this one stores the report and symbolizes the frames of the
+ * others: inflating libc6-dbg's libc takes ~70 ms. Without memory for
+ * it, libdw inflates them itself. */
 static void
 prefetch_debug_files(struct pipeline *p, size_t t)
 {
-    const struct btc_raw_thread *th = &p->cap->threads[t];
     Dwfl *dwfl = btc_capture_dwfl(p->session);
-    uint64_t *pcs;
 
-    if (!dwfl || th->nframes == 0)
+    if (!dwfl)
         return;
-    if (!p->inflate) {
-        if (btc_inflate_new(INFLATE_MAX_BYTES, &p->inflate) < 0)
-            return;
-        btc_unwind_inflate_use(p->inflate, p->budget.symbols_other);
-    }
-    pcs = malloc(th->nframes * sizeof(*pcs));
-    if (!pcs)
-        return; /* libdw inflates them itself */
-    /* A return address may be just past its function's module. */
-    for (size_t k = 0; k < th->nframes; k++)
-        pcs[k] = th->frames[k].activation ? th->frames[k].pc : th->frames[k].pc - 1;
-    (void)btc_unwind_modules_prefetch(dwfl, p->cap->modules, p->cap->nmodules, pcs, th->nframes);
-    free(pcs);
+    if (!p->inflate && btc_inflate_new(INFLATE_MAX_BYTES, &p->inflate) == 0)
+        btc_unwind_inflate_use(p->inflate, p->budget.symbols_fault);
+    (void)btc_unwind_modules_prefetch(dwfl, p->cap->modules, p->cap->nmodules, &p->cap->threads[t]);
 }
 
 /* The first version: the crashing thread's raw frames, stored at once. */
@@ -549,6 +539,9 @@ stage_symbols(struct pipeline *p)
         return -ENOMEM;
     if (r > 0)
         return 0;
+    /* A debug file still being inflated is waited for until the stage's
+     * end, the other threads' now. */
+    btc_unwind_inflate_use(p->inflate, p->budget.symbols_other);
     r = btc_symbols_modules(p->syms, p->budget.symbols_other);
     for (size_t t = 0; t < p->cap->nthreads && r == 0; t++) {
         if (t == p->cap->fault_thread)

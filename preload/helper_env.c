@@ -11,29 +11,11 @@
 
 /* Sorted by first byte. A whole name ends in '='; anything else is a prefix. */
 static const char *const k_kept[] = {
-    "ALL_PROXY=",
-    "BACKTRACE_",
-    BTC_HELPER_MARKER "=",
-    "CURL_CA_BUNDLE=",
-    "DEBUGINFOD_",
-    "HOME=",
-    "HTTP_PROXY=",
-    "HTTPS_PROXY=",
-    "LANG=",
-    "LC_",
-    "NO_COLOR=",
-    "NO_PROXY=",
-    "SSL_CERT_FILE=",
-    "SSL_CERT_DIR=",
-    "TERM=",
-    "TMPDIR=",
-    "TZ=",
-    "XDG_CACHE_HOME=",
-    "XDG_STATE_HOME=",
-    "all_proxy=",
-    "http_proxy=",
-    "https_proxy=",
-    "no_proxy=",
+    "ALL_PROXY=",  "BACKTRACE_",   BTC_HELPER_MARKER "=", "CURL_CA_BUNDLE=", "DEBUGINFOD_",
+    "HOME=",       "HTTP_PROXY=",  "HTTPS_PROXY=",        "LANG=",           "LC_",
+    "NO_COLOR=",   "NO_PROXY=",    "SSL_CERT_FILE=",      "SSL_CERT_DIR=",   "TERM=",
+    "TMPDIR=",     "TZ=",          "XDG_CACHE_HOME=",     "XDG_STATE_HOME=", "all_proxy=",
+    "http_proxy=", "https_proxy=", "no_proxy=",
 };
 #define NKEPT (sizeof(k_kept) / sizeof(k_kept[0]))
 

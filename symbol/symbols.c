@@ -157,9 +157,10 @@ symbolize_raw(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t k,
 static bool
 ready(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t k)
 {
-    if (btc_unwind_module_pending(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
+    if (btc_unwind_module_pending(btc_unwind_frame_module(s->dwfl, &raw->frames[k])))
         return false;
-    return k == 0 || !btc_unwind_module_pending(dwfl_addrmodule(s->dwfl, raw->frames[k - 1].pc));
+    return k == 0 ||
+           !btc_unwind_module_pending(btc_unwind_frame_module(s->dwfl, &raw->frames[k - 1]));
 }
 
 struct early {
@@ -219,10 +220,10 @@ append_frames(struct btc_unwind_frames *out, struct btc_unwind_frames *from)
 }
 
 static bool
-any_inflating(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t from)
+any_pending(struct btc_symbols *s, const struct btc_raw_thread *raw, size_t from)
 {
     for (size_t k = from; k < raw->nframes; k++)
-        if (btc_unwind_module_pending(dwfl_addrmodule(s->dwfl, raw->frames[k].pc)))
+        if (btc_unwind_module_pending(btc_unwind_frame_module(s->dwfl, &raw->frames[k])))
             return true;
     return false;
 }
@@ -237,7 +238,7 @@ btc_symbols_thread(struct btc_symbols *s, size_t t, int64_t deadline_ns)
     struct early *pre = NULL;
     int r = 0;
 
-    if (any_inflating(s, raw, st->raw_done)) {
+    if (any_pending(s, raw, st->raw_done)) {
         pre = calloc(raw->nframes, sizeof(*pre));
         if (!pre)
             return -ENOMEM;
