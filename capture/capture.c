@@ -16,6 +16,7 @@
 #include "abort_msg.h"
 #include "clock.h"
 #include "cxx_exception.h"
+#include "dump_state.h"
 #include "fileio.h"
 #include "memory.h"
 #include "modules.h"
@@ -39,6 +40,9 @@ struct btc_capture_session {
     Dwfl *dwfl;
     int *tids; /* the threads offered to libdwfl: c->threads' tids */
     bool others_done;
+    /* For a minidump (btc_capture_want_dump): the threads' whole state. */
+    bool want_dump, dump_environ, dump_fault_done;
+    struct btc_dump_state dump;
 };
 
 void
@@ -74,6 +78,7 @@ btc_capture_session_free(struct btc_capture_session *s)
         dwfl_end(s->dwfl);
     btc_unwind_mem_done(&s->mem);
     free(s->tids);
+    btc_dump_state_done(&s->dump);
     btc_capture_free(s->c);
     free(s);
 }
@@ -338,6 +343,55 @@ set_ptrace_error(struct btc_capture *c, const char *fmt, ...)
     return 0;
 }
 
+void
+btc_capture_want_dump(struct btc_capture_session *s, bool environ)
+{
+    s->want_dump = true;
+    s->dump_environ = environ;
+}
+
+/* The crashing thread and the /proc files, once. */
+static int
+dump_fault(struct btc_capture_session *s)
+{
+    int r;
+
+    if (s->dump_fault_done)
+        return 0;
+    s->dump_fault_done = true;
+    r = btc_dump_add_fault(&s->dump, s->rec, &s->mem, s->c->maps, s->c->maps_len);
+    if (r == 0)
+        r = btc_dump_read_proc(&s->dump, s->rec->pid, s->dump_environ);
+    return r;
+}
+
+const struct btc_dump_state *
+btc_capture_dump(struct btc_capture_session *s)
+{
+    if (!s->want_dump)
+        return NULL;
+    return dump_fault(s) < 0 ? NULL : &s->dump;
+}
+
+/* The other stopped threads' registers and stacks, for the minidump, until
+ * @deadline_ns: past it, those left are not in it. */
+static int
+dump_others(struct btc_capture_session *s, int64_t deadline_ns)
+{
+    int r = 0;
+
+    for (size_t i = 0; i < s->tracees.n && r >= 0; i++) {
+        const struct btc_unwind_tracee *tr = &s->tracees.t[i];
+
+        if (tr->tid == s->rec->tid || tr->gone || !tr->stopped)
+            continue;
+        if (btc_clock_now_ns() >= deadline_ns)
+            break;
+        r = btc_dump_add_stopped(&s->dump, tr->tid, &s->mem, s->c->maps, s->c->maps_len);
+    }
+    return r < 0 ? r : 0;
+}
+
 /* Stop all threads with ptrace. Without it the capture keeps the crashing
  * thread alone, which the record's registers and stack already gave. */
 static int
@@ -394,6 +448,11 @@ btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
     for (size_t i = 0; i < s->tracees.n && !peek; i++)
         peek = btc_unwind_tracees_find(&s->tracees, s->tracees.t[i].tid);
     s->mem.peek_tid = peek ? peek->tid : 0;
+    if (s->want_dump) {
+        r = dump_fault(s);
+        if (r < 0)
+            return r;
+    }
     /* What process_vm_readv could not read before (it may be refused while
      * PTRACE_PEEKDATA works): the abort message and the C++ exception. */
     if (peek && !c->abort_message && !c->cxx_type) {
@@ -428,6 +487,11 @@ btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
             continue;
         }
         r = unwind_thread(s, t, unwind_deadline_ns);
+        if (r < 0)
+            return r;
+    }
+    if (s->want_dump) {
+        r = dump_others(s, unwind_deadline_ns);
         if (r < 0)
             return r;
     }

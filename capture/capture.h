@@ -130,6 +130,23 @@ int btc_capture_begin(const struct btc_crash_record *rec, const void *stack, con
 int btc_capture_others(struct btc_capture_session *s, int64_t stop_deadline_ns,
                        int64_t unwind_deadline_ns);
 
+struct btc_dump_state;
+
+/**
+ * Keep, from btc_capture_others on, what a minidump needs besides the
+ * capture: every stopped thread's registers and stack copy, and the /proc
+ * files (dump_state.h), the environment only when @environ. Call before
+ * btc_capture_others.
+ */
+void btc_capture_want_dump(struct btc_capture_session *s, bool environ);
+
+/**
+ * What btc_capture_want_dump asked for: the stopped threads' state, and
+ * the crashing thread's (read now when btc_capture_others did not run).
+ * Returns: owned by @s, or NULL when not asked for or out of memory.
+ */
+const struct btc_dump_state *btc_capture_dump(struct btc_capture_session *s);
+
 /** The capture so far; owned by @s. Not const: the symbol stage notes the
  * modules' debug files in it. */
 struct btc_capture *btc_capture_get(const struct btc_capture_session *s);

@@ -79,6 +79,14 @@ btc_crash_record_fill(struct btc_crash_record *rec, int sig, const siginfo_t *si
     rec->eflags = (uint64_t)g[REG_EFL];
     rec->trapno = (uint64_t)g[REG_TRAPNO];
     rec->err = (uint64_t)g[REG_ERR];
+    rec->csgsfs = (uint64_t)g[REG_CSGSFS];
+    /* The kernel's FXSAVE image of the fault, on the signal frame: a
+     * plain copy, no call. */
+    _Static_assert(sizeof(*uc->uc_mcontext.fpregs) == sizeof(rec->fpregs), "FXSAVE area");
+    if (uc->uc_mcontext.fpregs) {
+        memcpy(rec->fpregs, uc->uc_mcontext.fpregs, sizeof(rec->fpregs));
+        rec->has_fpregs = 1;
+    }
     memcpy(&rec->siginfo, si, sizeof(*si));
     /* An uncaught C++ exception ends in abort(); this thread's note of its
      * last throw is a thread-local read (initial-exec: no call). */

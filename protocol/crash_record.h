@@ -13,7 +13,7 @@
 #endif
 
 #define BTC_RECORD_MAGIC   0x42544352u /* "BTCR" */
-#define BTC_RECORD_VERSION 2u
+#define BTC_RECORD_VERSION 3u
 
 /* The helper is the btcrash executable run with this one argument:
  * argv = {path, BTC_HELPER_MODE, NULL}. */
@@ -79,6 +79,14 @@ struct btc_crash_record {
     uint64_t eflags;
     uint64_t trapno;
     uint64_t err;
+    /* For a minidump's thread context (minidump/minidump.h): the
+     * ucontext's packed cs, gs, fs and ss, and its FXSAVE area (the x87,
+     * MXCSR and XMM registers) when it has one (has_fpregs). A C API
+     * report has neither. */
+    uint64_t csgsfs;
+    uint32_t has_fpregs;
+    uint32_t pad0;
+    uint8_t fpregs[512];
 
     /* The stack copy follows the header: stack_len bytes that were at
      * stack_start in the crashed thread. */
