@@ -322,7 +322,7 @@ run_helper(int record_fd, int userdata_fd, int64_t deadline, bool *ret_started)
 {
     int pipefd[2] = {-1, -1}, status = 0, r;
     struct answer *a = NULL;
-    pid_t pid;
+    pid_t pid = -1; /* spawn_helper sets it before any use; gcc 12's -O2 cannot tell */
 
     *ret_started = false;
     a = calloc(1, sizeof(*a));

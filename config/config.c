@@ -240,6 +240,21 @@ load_path(struct loader *l, const char *name, const char **field)
     *field = v;
 }
 
+static void
+load_format(struct loader *l, enum btc_cfg_format *field)
+{
+    const char *v = get(l, "BACKTRACE_FORMAT");
+
+    if (!v)
+        return;
+    if (equals_nocase(v, "json"))
+        *field = BTC_CFG_FORMAT_JSON;
+    else if (equals_nocase(v, "minidump"))
+        *field = BTC_CFG_FORMAT_MINIDUMP;
+    else
+        reject(l, "BACKTRACE_FORMAT", v, "expected json or minidump", "json");
+}
+
 void
 btc_cfg_defaults(struct btc_config *ret_cfg)
 {
@@ -248,6 +263,8 @@ btc_cfg_defaults(struct btc_config *ret_cfg)
     ret_cfg->context_line_count = BTC_CFG_DEFAULT_CONTEXT_LINES;
     ret_cfg->tab_width = BTC_CFG_DEFAULT_TAB_WIDTH;
     ret_cfg->collect_source_code = true;
+    ret_cfg->format = BTC_CFG_FORMAT_JSON;
+    ret_cfg->minidump_environment = false;
 }
 
 int
@@ -275,6 +292,8 @@ btc_cfg_load(btc_cfg_lookup_fn lookup, void *lookup_ctx, btc_cfg_warn_fn warn, v
                &c.context_line_count);
     load_count(&l, "BACKTRACE_TAB_WIDTH", 1, BTC_CFG_MAX_TAB_WIDTH, &c.tab_width);
     load_bool(&l, "BACKTRACE_COLLECT_SOURCE_CODE", &c.collect_source_code);
+    load_format(&l, &c.format);
+    load_bool(&l, "BACKTRACE_MINIDUMP_ENVIRONMENT", &c.minidump_environment);
     load_path(&l, "BACKTRACE_DATABASE_PATH", &c.database_path);
     load_path(&l, "BACKTRACE_HELPER_PATH", &c.helper_path);
     load_path(&l, "BACKTRACE_LIBRARY_PATH", &c.library_path);

@@ -15,6 +15,13 @@
 #define BTC_CFG_DEFAULT_TAB_WIDTH     8u
 #define BTC_CFG_MAX_TAB_WIDTH         64u
 
+/* BACKTRACE_FORMAT: what the helper sends (DESIGN.md §4). The JSON report is
+ * stored either way; a minidump is stored beside it. */
+enum btc_cfg_format {
+    BTC_CFG_FORMAT_JSON,
+    BTC_CFG_FORMAT_MINIDUMP,
+};
+
 struct btc_config {
     const char *endpoint;        /* NULL: local mode */
     const char *token;           /* NULL: none */
@@ -26,10 +33,14 @@ struct btc_config {
     uint32_t timeout_ms;
     uint32_t context_line_count;
     uint32_t tab_width;
+    enum btc_cfg_format format; /* BACKTRACE_FORMAT, json or minidump */
     bool ignore_ssl_certificate;
     bool debug;
     bool disable_global_handler;
     bool collect_source_code;
+    /* BACKTRACE_MINIDUMP_ENVIRONMENT: the minidump may carry the process
+     * environment, which often holds secrets, so it is off unless asked. */
+    bool minidump_environment;
 };
 
 /* Looks a variable up; returns NULL when unset. getenv() fits. */
