@@ -140,6 +140,41 @@ expect_accepted(struct fixture *f, const char *name, const char *value)
         fail_msg("%s='%s' was rejected: %s", name, value, f->w.lines[0]);
 }
 
+/* ---- BACKTRACE_FORMAT, BACKTRACE_MINIDUMP_ENVIRONMENT ---------------------- */
+
+static void
+test_cfg_format_defaults_to_json(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->cfg.format, BTC_CFG_FORMAT_JSON);
+    assert_false(f->cfg.minidump_environment);
+}
+
+static void
+test_cfg_format_accepts_json_and_minidump_any_case(void **state)
+{
+    struct fixture *f = *state;
+
+    expect_accepted(f, "BACKTRACE_FORMAT", "MiniDump");
+    assert_int_equal(f->cfg.format, BTC_CFG_FORMAT_MINIDUMP);
+    expect_accepted(f, "BACKTRACE_FORMAT", "JSON");
+    assert_int_equal(f->cfg.format, BTC_CFG_FORMAT_JSON);
+    expect_accepted(f, "BACKTRACE_MINIDUMP_ENVIRONMENT", "yes");
+    assert_true(f->cfg.minidump_environment);
+}
+
+static void
+test_cfg_format_rejects_others_and_keeps_json(void **state)
+{
+    struct fixture *f = *state;
+
+    expect_one_rejection(f, "BACKTRACE_FORMAT", "minidumps");
+    assert_int_equal(f->cfg.format, BTC_CFG_FORMAT_JSON);
+    assert_non_null(strstr(f->w.lines[0], "json or minidump"));
+}
+
 static void
 assert_defaults(const struct btc_config *c, const struct btc_config *d)
 {
@@ -156,6 +191,8 @@ assert_defaults(const struct btc_config *c, const struct btc_config *d)
     assert_int_equal(c->debug, d->debug);
     assert_int_equal(c->disable_global_handler, d->disable_global_handler);
     assert_int_equal(c->collect_source_code, d->collect_source_code);
+    assert_int_equal(c->format, d->format);
+    assert_int_equal(c->minidump_environment, d->minidump_environment);
 }
 
 /* ---- defaults ------------------------------------------------------------ */
@@ -223,6 +260,8 @@ test_cfg_empty_values_mean_unset(void **state)
         "BACKTRACE_CONTEXT_LINE_COUNT",
         "BACKTRACE_TAB_WIDTH",
         "BACKTRACE_COLLECT_SOURCE_CODE",
+        "BACKTRACE_FORMAT",
+        "BACKTRACE_MINIDUMP_ENVIRONMENT",
         "BACKTRACE_DATABASE_PATH",
         "BACKTRACE_HELPER_PATH",
     };
@@ -913,6 +952,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cfg_null_warn_still_counts_rejections, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cfg_empty_values_mean_unset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg_format_defaults_to_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg_format_accepts_json_and_minidump_any_case, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cfg_format_rejects_others_and_keeps_json, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cfg_strings_point_into_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cfg_endpoint_accepts_http_and_https, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cfg_endpoint_rejects_other_schemes, setup, teardown),
