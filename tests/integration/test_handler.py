@@ -41,8 +41,8 @@ pytestmark = pytest.mark.handler
 
 # Offsets in struct btc_crash_record (protocol/crash_record.h, x86_64).
 OFF_FLAGS, OFF_PID, OFF_TID = 12, 16, 20
-OFF_STACK_LEN, OFF_MAPS_LEN, OFF_UID = 248, 256, 264
-RECORD_VERSION, HEADER_SIZE = 2, 416
+OFF_STACK_LEN, OFF_MAPS_LEN, OFF_UID = 776, 784, 792
+RECORD_VERSION, HEADER_SIZE = 3, 944
 F_MAPS_CUT, F_NOT_DUMPABLE = 1 << 2, 1 << 3
 MAPS_MAX = 1024 * 1024
 LOST = "report lost: timeout too short"
@@ -267,7 +267,7 @@ def stand_in(tmp_path, name, text):
 
 @pytest.mark.parametrize("mode", ["plain", "undumpable", "many"])
 def test_record(build, btc, check, db, tmp_path, mode):
-    """The record the handler writes for the helper: the header (version 2),
+    """The record the handler writes for the helper: the header (version 3),
     the stack copy, then /proc/self/maps as the crashed process read it:
     whole lines, the program's own mappings among them, maps_len bytes,
     the file ending there. uid and euid are the process's. undumpable

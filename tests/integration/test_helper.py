@@ -31,9 +31,9 @@ NOTIFY_DONE = b"D"
 # A report was kept ('S'), then the crashed process may go ('D').
 NOTIFY_KEPT_DONE = b"SD"
 # Offsets in struct btc_crash_record (protocol/crash_record.h, x86_64).
-OFF_MAGIC, OFF_VERSION, OFF_PID, OFF_STACK_LEN, OFF_MAPS_LEN = 0, 4, 16, 248, 256
-HEADER_SIZE = 416
-RECORD_VERSION = 2
+OFF_MAGIC, OFF_VERSION, OFF_PID, OFF_STACK_LEN, OFF_MAPS_LEN = 0, 4, 16, 776, 784
+HEADER_SIZE = 944
+RECORD_VERSION = 3
 BAD_RECORD = "no valid crash record on descriptor 3"
 
 STAND_IN = """#!%(python)s
