@@ -1,8 +1,9 @@
 /* db: atomic report storage. Every file is written under a temporary name,
  * fsync'ed, then renamed: a reader (btcrash list, flush) sees either no file
  * or a whole one, even if the helper is killed at its deadline mid-write.
- * Listing, attachments and the bound live in db_list.c, db_attach.c and
- * db_prune.c; what they share is in db_internal.h. */
+ * Listing, attachments, the bound and minidumps live in db_list.c,
+ * db_attach.c, db_prune.c and db_minidump.c; what they share is in
+ * db_internal.h. */
 #include "db.h"
 
 #include <dirent.h>
@@ -648,9 +649,10 @@ btc_db_remove_at(int dirfd, const char *uuid)
         found = true;
     else if (t != -ENOENT)
         r = t;
-    /* Then what btc_db_list moved aside, and last the state. */
-    for (int i = 0; i < 3; i++) {
-        static const char *const suffixes[] = {".json.corrupt", ".state.corrupt", ".state"};
+    /* Then the minidump (sent only with its report, which is gone), what
+     * btc_db_list moved aside, and last the state. */
+    for (int i = 0; i < 4; i++) {
+        static const char *const suffixes[] = {".dmp", ".json.corrupt", ".state.corrupt", ".state"};
 
         snprintf(name, sizeof(name), "%s%s", uuid, suffixes[i]);
         if (unlinkat(dirfd, name, 0) == 0)

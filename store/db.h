@@ -9,6 +9,10 @@
  *                 token is never stored) and "endpoint_url" (redacted), and
  *                 "attachments", [{"name", "source"}]; the submission code
  *                 adds status, attempts, times;
+ *   <uuid>.dmp    the minidump of the report, when BACKTRACE_FORMAT=minidump
+ *                 (0600); written after its report, whose state then says
+ *                 "format": "minidump" (btc_db_store_minidump); what is
+ *                 sent instead of the report's JSON;
  *   <uuid>.d/     the copies of the report's attachments, by name; the only
  *                 files ever uploaded with it; flock'ed by the copier while
  *                 it fills it (btc_db_copy_attachment_paths);
@@ -42,12 +46,12 @@
  * btc_db_prune deletes corrupt reports first, then sent ones, then rejected
  * ones, then pending ones, oldest first within each state. The bytes are
  * everything in the directory, as `du -sb` counts them: reports, states,
- * copies, temporary files, orphans, and files that are not the database's
- * (counted, never removed). */
+ * minidumps, copies, temporary files, orphans, and files that are not the
+ * database's (counted, never removed). */
 #define BTC_DB_MAX_REPORTS 100
 #define BTC_DB_MAX_BYTES   (256ull * 1024 * 1024)
-/* A copy directory or state file without its report is an orphan once it
- * has not changed for this long (and, for a copy directory, nobody holds
+/* A copy directory, state file or minidump without its report is an orphan
+ * once it has not changed for this long (and, for a copy directory, nobody holds
  * its lock): longer than any writer takes between making one and storing
  * its report. */
 #define BTC_DB_ORPHAN_AGE_S 60
@@ -157,11 +161,13 @@ struct btc_db_entry {
     char *last_error;
     char *rxid;
     char *problem;  /* what was wrong with its files, and what was done about it */
-    uint64_t bytes; /* all its files on disk: report, state, copies */
+    uint64_t bytes; /* all its files on disk: report, state, minidump, copies */
 };
 
 /**
- * Every report in DIR, oldest first (by timestamp, then uuid). A report
+ * Every report in DIR, oldest first (by timestamp, then uuid): its
+ * <uuid>.json (or .json.corrupt) makes it one, nothing else does (a
+ * minidump, a state or copies alone are no report). A report
  * without a state file is pending. Files that cannot be parsed are moved
  * aside and listed with a @problem: a corrupt report as state "corrupt"
  * (never sent; the first to go when the database is pruned), a corrupt
@@ -260,7 +266,9 @@ int btc_db_open_attachment(const char *dir, const char *uuid, const char *name);
  *     directory's lock) and that did not change for BTC_DB_ORPHAN_AGE_S;
  *   - <uuid>.state and <uuid>.state.corrupt files without a report, that
  *     did not change for BTC_DB_ORPHAN_AGE_S (btc_db_store writes the state
- *     just before its report).
+ *     just before its report);
+ *   - <uuid>.dmp files without a report, that did not change for
+ *     BTC_DB_ORPHAN_AGE_S (left by a removal that was interrupted).
  * Nothing of @keep_uuid (may be NULL) is removed. Links are never
  * followed: a link under such a name is removed itself.
  *
@@ -300,10 +308,40 @@ int btc_db_claim(const char *dir, const char *uuid, int *ret_fd);
 void btc_db_unclaim(int fd);
 
 /**
- * Delete DIR/<uuid>.json, its state and its attachments.
+ * Delete DIR/<uuid>.json, its state, its minidump and its attachments.
  *
  * Returns: 0 or -errno.
  */
 int btc_db_remove(const char *dir, const char *uuid);
+
+/**
+ * Store the minidump of report @uuid, @len bytes at @data, as
+ * DIR/<uuid>.dmp (0600), as btc_db_store writes: temporary name, fsync,
+ * rename, so a sender sees no dump or a whole one. Creates DIR as
+ * btc_db_store does. An existing dump is replaced.
+ *
+ * In the helper (BACKTRACE_FORMAT=minidump): btc_db_store the report;
+ * btc_db_store_minidump; then a state with "format": "minidump"
+ * (btc_db_replace or btc_db_write_state), and btc_deliver_claimed sends
+ * the dump. A dump whose state does not say so is never sent.
+ *
+ * Returns: 0 or -errno: -EINVAL for a missing or unsafe uuid, or NULL
+ *          @data with a length; btc_db_open_dir's errors; write errors
+ *          (-ENOSPC, -EFBIG...; btc_db_strerror says which limit).
+ * Borrows: @dir, @uuid, @data.
+ */
+int btc_db_store_minidump(const char *dir, const char *uuid, const void *data, size_t len);
+
+/**
+ * Open DIR/<uuid>.dmp for reading, relative to DIR's descriptor, without
+ * following a link: the only way a sender opens a minidump.
+ *
+ * Returns: 0, *ret_fd (O_CLOEXEC; caller closes) and *ret_size (its size
+ *          at open), or -errno: -ENOENT when there is none, -ELOOP for a
+ *          symbolic link, -EINVAL for anything that is not a regular file
+ *          (a FIFO does not block), or a missing or unsafe uuid, and
+ *          btc_db_open_dir's errors.
+ */
+int btc_db_open_minidump(const char *dir, const char *uuid, int *ret_fd, uint64_t *ret_size);
 
 #endif

@@ -1,6 +1,6 @@
 /* db_internal: what the files of the db module share (db.c, db_list.c,
- * db_attach.c, db_prune.c); not part of db.h's contract. Helper process
- * and btcrash command. */
+ * db_attach.c, db_prune.c, db_minidump.c); not part of db.h's contract.
+ * Helper process and btcrash command. */
 #ifndef BTCRASH_DB_INTERNAL_H
 #define BTCRASH_DB_INTERNAL_H
 
@@ -133,7 +133,8 @@ int btc_db_entry_from_state(json_t *state, struct btc_db_entry *e);
 int btc_db_claim_at(int dirfd, const char *uuid, int *ret_fd);
 
 /**
- * Delete @uuid's report, attachments and state in @dirfd, as btc_db_remove.
+ * Delete @uuid's report, attachments, minidump and state in @dirfd, as
+ * btc_db_remove.
  *
  * Returns: 0, -ENOENT when none of them was there, -errno.
  */

@@ -56,12 +56,13 @@ btc_db_tree_bytes(int dirfd, const char *name)
 }
 
 /* Everything of @uuid on disk: the report (or its corrupt copy), the state
- * (and a corrupt one) and the copy directory; what pruning it frees. */
+ * (and a corrupt one), the minidump and the copy directory; what pruning it
+ * frees (btc_db_remove_at removes each of them). */
 static uint64_t
 entry_bytes(int dirfd, const char *uuid)
 {
-    static const char *const suffixes[] = {".json", ".json.corrupt", ".state", ".state.corrupt",
-                                           ".d"};
+    static const char *const suffixes[] = {".json",          ".json.corrupt", ".state",
+                                           ".state.corrupt", ".dmp",          ".d"};
     uint64_t total = 0;
     char name[128];
 
@@ -389,7 +390,8 @@ compare_entries(const void *a, const void *b)
 
 /* The uuid of a report file name "<uuid>.json" or "<uuid>.json.corrupt"
  * into @uuid (37 bytes), and which of the two in *@corrupt; false for
- * anything else: temporaries, state files, attachment directories, junk. */
+ * anything else: temporaries, state files, minidumps, attachment
+ * directories, junk. */
 static bool
 report_name_uuid(const char *name, char *uuid, bool *corrupt)
 {

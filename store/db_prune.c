@@ -175,12 +175,14 @@ sweep_copies(int dirfd, const char *name, const char *uuid, const char *keep, ti
     return n;
 }
 
-/* A state file (or one moved aside) whose report is gone: left by a
- * removal that was interrupted, or written by a sender after the report
- * was removed. btc_db_store writes the state just before its report, so a
- * young one may be about to get its report: only an old one goes. */
+/* A state file (or one moved aside) or a minidump whose report is gone:
+ * left by a removal that was interrupted, or, for a state, written by a
+ * sender after the report was removed. btc_db_store writes the state just
+ * before its report, so a young one may be about to get its report: only
+ * an old one goes. A minidump is written after its report; the age covers
+ * a writer that would store it first all the same. */
 static int
-sweep_state(int dirfd, const char *name, const char *uuid, const char *keep, time_t now)
+sweep_file(int dirfd, const char *name, const char *uuid, const char *keep, time_t now)
 {
     struct stat st;
 
@@ -217,8 +219,9 @@ remove_orphans_at(int dirfd, const char *keep)
             n += remove_temp(dirfd, name);
         else if (uuid_of(name, ".d", uuid))
             n += sweep_copies(dirfd, name, uuid, keep, now);
-        else if (uuid_of(name, ".state", uuid) || uuid_of(name, ".state.corrupt", uuid))
-            n += sweep_state(dirfd, name, uuid, keep, now);
+        else if (uuid_of(name, ".state", uuid) || uuid_of(name, ".state.corrupt", uuid) ||
+                 uuid_of(name, ".dmp", uuid))
+            n += sweep_file(dirfd, name, uuid, keep, now);
     }
     closedir(d);
     return n;

@@ -2046,6 +2046,91 @@ test_db_prune_removes_old_state_files_without_a_report(void **state)
     assert_true(exists(ok));
 }
 
+/* ---- minidumps ---------------------------------------------------------- */
+
+static void
+test_db_minidump_is_stored_0600_and_opened_back(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_db_entry *e = NULL;
+    char path[256], buf[16];
+    struct stat st;
+    uint64_t size = 0;
+    size_t n = 0;
+    int fd = -1;
+
+    store_report(f, UUID, 1, "pending");
+    assert_int_equal(btc_db_store_minidump(f->db, UUID, "MDMP-one", 8), 0);
+    /* Replaced whole. */
+    assert_int_equal(btc_db_store_minidump(f->db, UUID, "MDMP-two!", 9), 0);
+    snprintf(path, sizeof(path), "%s/%s.dmp", f->db, UUID);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(btc_db_open_minidump(f->db, UUID, &fd, &size), 0);
+    assert_int_equal(size, 9);
+    assert_int_equal(pread(fd, buf, sizeof(buf), 0), 9);
+    assert_memory_equal(buf, "MDMP-two!", 9);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    close(fd);
+    /* A dump is no report, and counts in its report's bytes. */
+    assert_int_equal(btc_db_list(f->db, &e, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(e[0].bytes >= 9);
+    btc_db_entries_free(e, n);
+}
+
+static void
+test_db_minidump_refuses_links_fifos_and_unsafe_names(void **state)
+{
+    struct fixture *f = *state;
+    char path[256], target[256];
+    uint64_t size = 0;
+    int fd = -1;
+
+    store_report(f, UUID, 1, "pending");
+    assert_int_equal(btc_db_store_minidump(f->db, "../x", "M", 1), -EINVAL);
+    assert_int_equal(btc_db_store_minidump(f->db, NULL, "M", 1), -EINVAL);
+    assert_int_equal(btc_db_store_minidump(f->db, UUID, NULL, 1), -EINVAL);
+    assert_int_equal(btc_db_open_minidump(f->db, "../x", &fd, &size), -EINVAL);
+    assert_int_equal(btc_db_open_minidump(f->db, UUID, &fd, &size), -ENOENT);
+    /* A planted link to a file of the user's is never opened. */
+    snprintf(target, sizeof(target), "%s/secret", f->root);
+    write_file(target, "secret");
+    snprintf(path, sizeof(path), "%s/%s.dmp", f->db, UUID);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(btc_db_open_minidump(f->db, UUID, &fd, &size), -ELOOP);
+    assert_int_equal(unlink(path), 0);
+    /* A FIFO neither blocks nor is taken for a dump. */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(btc_db_open_minidump(f->db, UUID, &fd, &size), -EINVAL);
+    assert_int_equal(fd, -1);
+}
+
+static void
+test_db_minidump_goes_with_its_report_or_as_an_old_orphan(void **state)
+{
+    struct fixture *f = *state;
+    const char *gone = "00000000-0000-4000-8000-00000000000a";
+    const char *young = "00000000-0000-4000-8000-00000000000b";
+    char path[256];
+
+    store_report(f, UUID, 1, "sent");
+    assert_int_equal(btc_db_store_minidump(f->db, UUID, "MDMP", 4), 0);
+    assert_int_equal(btc_db_remove(f->db, UUID), 0);
+    snprintf(path, sizeof(path), "%s/%s.dmp", f->db, UUID);
+    assert_false(exists(path));
+    /* Without a report: removed once old, kept while young. */
+    assert_int_equal(btc_db_store_minidump(f->db, gone, "MDMP", 4), 0);
+    snprintf(path, sizeof(path), "%s/%s.dmp", f->db, gone);
+    age_path(path, BTC_DB_ORPHAN_AGE_S + 1);
+    assert_int_equal(btc_db_store_minidump(f->db, young, "MDMP", 4), 0);
+    assert_int_equal(btc_db_prune(f->db, NULL), 0);
+    assert_false(exists(path));
+    snprintf(path, sizeof(path), "%s/%s.dmp", f->db, young);
+    assert_true(exists(path));
+}
+
 /* The byte bound counts what no report lists: here a live writer's
  * temporary file (which must stay) takes the database over the bound, and
  * the oldest report goes to make room. The bytes a listing gives a report
@@ -2213,6 +2298,12 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_db_prune_removes_old_unlocked_copy_directories_without_a_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_minidump_is_stored_0600_and_opened_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_db_minidump_refuses_links_fifos_and_unsafe_names,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_minidump_goes_with_its_report_or_as_an_old_orphan,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_prune_removes_old_state_files_without_a_report,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_prune_counts_everything_in_the_directory, setup,
