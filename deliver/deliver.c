@@ -158,19 +158,66 @@ check_endpoint(json_t *state, const struct btc_config *cfg, unsigned flags)
     return r;
 }
 
+/* The payload for @uuid's report @json: its minidump when the state says
+ * one is stored (db.h), with the report's attributes as form fields; else
+ * the report itself. A dump that is named but cannot be opened, or a
+ * report whose attributes cannot be read, is not lost for it: the JSON
+ * report goes instead, and @note says why. *@dump_fd is the dump's
+ * descriptor (the caller closes it) or -1; *@attrs the parsed report
+ * (the caller decrefs it) or NULL. */
+static void
+choose_payload(const char *dir, const char *uuid, json_t *state, const char *json, size_t len,
+               struct btc_http_payload *p, int *dump_fd, json_t **report, char *note,
+               size_t note_size)
+{
+    const char *format = json_string_value(json_object_get(state, "format"));
+    uint64_t size;
+    int r;
+
+    *p = (struct btc_http_payload){
+        .format = BTC_CFG_FORMAT_JSON, .json = json, .len = len, .minidump_fd = -1, .uuid = uuid};
+    *dump_fd = -1;
+    *report = NULL;
+    if (!format || strcmp(format, "minidump") != 0)
+        return;
+    r = btc_db_open_minidump(dir, uuid, dump_fd, &size);
+    if (r < 0) {
+        size_t used = strlen(note);
+
+        snprintf(note + used, note_size - used,
+                 "%sminidump %s.dmp not sent (%s); the JSON report "
+                 "was sent instead",
+                 used ? "; " : "", uuid,
+                 r == -ELOOP    ? "a symbolic link"
+                 : r == -EINVAL ? "not a regular file"
+                                : strerror(-r));
+        *dump_fd = -1;
+        return;
+    }
+    /* The report was parsed when it was read (btc_db_read_report); a
+     * failure here is out of memory, and the fields are then left out. */
+    *report = json_loadb(json, len, 0, NULL);
+    p->format = BTC_CFG_FORMAT_MINIDUMP;
+    p->minidump_fd = *dump_fd;
+    p->attributes = json_object_get(*report, "attributes");
+    if (!json_is_object(p->attributes))
+        p->attributes = NULL;
+}
+
 int
 btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *cfg, unsigned flags,
                     int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
                     struct btc_http_result *ret)
 {
     struct btc_http_attachment *atts = NULL;
+    struct btc_http_payload payload;
     struct btc_http_result res;
-    json_t *state = NULL;
+    json_t *state = NULL, *report = NULL;
     const char *current;
     json_int_t attempts;
     char *json = NULL, note[sizeof(res.note)] = "";
     size_t len = 0, natts = 0;
-    int r;
+    int dump_fd = -1, r;
 
     if (!dir || !uuid || !cfg || !cfg->endpoint || !ret)
         return -EINVAL;
@@ -191,9 +238,10 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     r = open_attachments(dir, uuid, state, note, sizeof(note), &atts, &natts);
     if (r < 0)
         goto out;
+    choose_payload(dir, uuid, state, json, len, &payload, &dump_fd, &report, note, sizeof(note));
     if (note[0] && log)
         log(note, log_ctx);
-    r = btc_http_submit(cfg, json, len, atts, natts, deadline_mono_ns, log, log_ctx, &res);
+    r = btc_http_submit_payload(cfg, &payload, atts, natts, deadline_mono_ns, log, log_ctx, &res);
     if (r < 0)
         goto out;
     /* Ours first: they are about the state file, http's about the request. */
@@ -222,6 +270,9 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     *ret = res;
     r = 0;
 out:
+    if (dump_fd >= 0)
+        close(dump_fd);
+    json_decref(report);
     close_attachments(atts, natts);
     free(json);
     json_decref(state);

@@ -89,23 +89,54 @@ url_encode(const char *s)
     return out;
 }
 
-int
-btc_http_url(const char *endpoint, const char *token, char **ret_url)
+static int
+dup_url(const char *url, char **ret_url)
 {
+    char *copy = strdup(url);
+
+    if (!copy)
+        return -ENOMEM;
+    *ret_url = copy;
+    return 0;
+}
+
+/* A submit.backtrace.io URL names its format as the last segment of its
+ * path, .../{universe}/{token}/json: the minidump one ends in /minidump
+ * instead. Its query and fragment, if any, stay. Any other form is the
+ * user's own choice, used as given. */
+static int
+submit_minidump_url(const char *endpoint, char **ret_url)
+{
+    size_t path_end = strcspn(endpoint, "?#");
+    char *url;
+
+    if (path_end < 5 || strncmp(endpoint + path_end - 5, "/json", 5) != 0)
+        return dup_url(endpoint, ret_url);
+    if (asprintf(&url, "%.*s/minidump%s", (int)(path_end - 5), endpoint, endpoint + path_end) < 0)
+        return -ENOMEM;
+    *ret_url = url;
+    return 0;
+}
+
+int
+btc_http_url_for(const char *endpoint, const char *token, enum btc_cfg_format format,
+                 char **ret_url)
+{
+    const char *name = format == BTC_CFG_FORMAT_MINIDUMP ? "minidump" : "json";
     char *url, *enc;
     size_t len;
     int n;
 
-    if (!endpoint)
+    if (!endpoint || (format != BTC_CFG_FORMAT_JSON && format != BTC_CFG_FORMAT_MINIDUMP))
         return -EINVAL;
     /* submit.backtrace.io URLs carry the token in their path already. */
-    if (!token || !*token || strstr(endpoint, "submit.backtrace.io")) {
-        url = strdup(endpoint);
-        if (!url)
-            return -ENOMEM;
-        *ret_url = url;
-        return 0;
-    }
+    if (strstr(endpoint, "submit.backtrace.io"))
+        return format == BTC_CFG_FORMAT_MINIDUMP ? submit_minidump_url(endpoint, ret_url)
+                                                 : dup_url(endpoint, ret_url);
+    /* Without a token the endpoint is a whole submission URL (a Sentry
+     * minidump URL carries its key in its own query). */
+    if (!token || !*token)
+        return dup_url(endpoint, ret_url);
     enc = url_encode(token);
     if (!enc)
         return -ENOMEM;
@@ -115,17 +146,23 @@ btc_http_url(const char *endpoint, const char *token, char **ret_url)
          * would make the token part of the last parameter's value. */
         char last = endpoint[len - 1];
 
-        n = asprintf(&url, "%s%stoken=%s&format=json", endpoint,
-                     last == '?' || last == '&' ? "" : "&", enc);
+        n = asprintf(&url, "%s%stoken=%s&format=%s", endpoint,
+                     last == '?' || last == '&' ? "" : "&", enc, name);
     } else {
-        n = asprintf(&url, "%s%spost?token=%s&format=json", endpoint,
-                     len > 0 && endpoint[len - 1] == '/' ? "" : "/", enc);
+        n = asprintf(&url, "%s%spost?token=%s&format=%s", endpoint,
+                     len > 0 && endpoint[len - 1] == '/' ? "" : "/", enc, name);
     }
     free(enc);
     if (n < 0)
         return -ENOMEM;
     *ret_url = url;
     return 0;
+}
+
+int
+btc_http_url(const char *endpoint, const char *token, char **ret_url)
+{
+    return btc_http_url_for(endpoint, token, BTC_CFG_FORMAT_JSON, ret_url);
 }
 
 int
@@ -288,6 +325,7 @@ struct submit {
     size_t body_len;
     char errbuf[CURL_ERROR_SIZE];
     char note[sizeof(((struct btc_http_result *)0)->note)]; /* becomes the result's */
+    char minidump_name[80];                                 /* "<uuid>.dmp" */
 };
 
 /* @fmt formatted with the token redacted whatever the text holds; NULL
@@ -379,10 +417,13 @@ on_body(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-/* An attachment read through our own descriptor (close-on-exec, unlike the
- * FILE curl_mime_filedata would fopen), checked before the request starts. */
+/* An attachment or a minidump read through our own descriptor (close-on-exec,
+ * unlike the FILE curl_mime_filedata would fopen; pread, so the caller's
+ * file offset neither matters nor moves), checked before the request
+ * starts. */
 struct attachment_src {
     struct submit *s;
+    const char *what; /* "attachment" or "minidump", for messages */
     const char *name;
     int fd;
     curl_off_t size; /* at open time: the part's announced length */
@@ -412,7 +453,7 @@ attachment_read(char *buf, size_t size, size_t nitems, void *arg)
          * would leave the server waiting for bytes that never come. */
         memset(buf + got, 0, want - got);
         if (!a->padded)
-            say(a->s, "attachment %s shrank while being sent; padded with zero bytes", a->name);
+            say(a->s, "%s %s shrank while being sent; padded with zero bytes", a->what, a->name);
         a->padded = true;
         got = want;
     }
@@ -441,6 +482,25 @@ attachment_free(void *arg)
     free(a);
 }
 
+/* Add the part @partname, with @filename, whose data @a reads from its
+ * regular file of @a->size bytes. Returns 0, the part then owning @a, or
+ * -ENOMEM, @a still the caller's. */
+static int
+add_file_part(struct submit *s, struct attachment_src *a, const char *partname,
+              const char *filename)
+{
+    curl_mimepart *part = btc_curl.mime_addpart(s->mime);
+
+    if (!part || btc_curl.mime_name(part, partname) != CURLE_OK ||
+        btc_curl.mime_filename(part, filename) != CURLE_OK ||
+        btc_curl.mime_type(part, "application/octet-stream") != CURLE_OK)
+        return -ENOMEM;
+    if (btc_curl.mime_data_cb(part, a->size, attachment_read, attachment_seek, attachment_free,
+                              a) != CURLE_OK)
+        return -ENOMEM;
+    return 0;
+}
+
 /* Add @att as a part, or log why it is skipped. Returns 1 when added, 0
  * when skipped, -ENOMEM. */
 static int
@@ -448,7 +508,6 @@ add_attachment(struct submit *s, const struct btc_http_attachment *att, const ch
                uint64_t *bytes)
 {
     struct attachment_src *a;
-    curl_mimepart *part;
     struct stat st;
     char *partname = NULL;
     int r;
@@ -457,6 +516,7 @@ add_attachment(struct submit *s, const struct btc_http_attachment *att, const ch
     if (!a)
         return -ENOMEM;
     a->s = s;
+    a->what = "attachment";
     a->name = name;
     if (att->from_fd)
         a->fd = fcntl(att->fd, F_DUPFD_CLOEXEC, 3);
@@ -484,18 +544,9 @@ add_attachment(struct submit *s, const struct btc_http_attachment *att, const ch
         r = -ENOMEM;
         goto fail;
     }
-    part = btc_curl.mime_addpart(s->mime);
-    if (!part || btc_curl.mime_name(part, partname) != CURLE_OK ||
-        btc_curl.mime_filename(part, name) != CURLE_OK ||
-        btc_curl.mime_type(part, "application/octet-stream") != CURLE_OK) {
-        r = -ENOMEM;
+    r = add_file_part(s, a, partname, name);
+    if (r < 0)
         goto fail;
-    }
-    if (btc_curl.mime_data_cb(part, a->size, attachment_read, attachment_seek, attachment_free,
-                              a) != CURLE_OK) {
-        r = -ENOMEM;
-        goto fail;
-    }
     /* The part owns @a from here on. */
     free(partname);
     *bytes += (uint64_t)st.st_size;
@@ -507,13 +558,129 @@ fail:
     return r;
 }
 
+/* The part "upload_file_minidump": the dump @p->minidump_fd, named
+ * "<uuid>.dmp". Returns 0 and its size in *@ret_bytes, -EBADF for a closed
+ * descriptor, -EINVAL for one that is no regular file (a FIFO or device
+ * could block the upload, or never end), -ENOMEM. */
 static int
-build_body(struct submit *s, const char *json, size_t len,
-           const struct btc_http_attachment *attachments, size_t nattachments, size_t *ret_added,
-           uint64_t *ret_bytes)
+add_minidump(struct submit *s, const struct btc_http_payload *p, uint64_t *ret_bytes)
+{
+    struct attachment_src *a = calloc(1, sizeof(*a));
+    struct stat st;
+    int r;
+
+    if (!a)
+        return -ENOMEM;
+    a->s = s;
+    a->what = "minidump";
+    /* Our own descriptor: the part may outlive nothing of the caller's. */
+    a->fd = fcntl(p->minidump_fd, F_DUPFD_CLOEXEC, 3);
+    if (a->fd < 0 || fstat(a->fd, &st) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+        goto fail;
+    }
+    a->size = (curl_off_t)st.st_size;
+    if (snprintf(s->minidump_name, sizeof(s->minidump_name), "%s.dmp",
+                 p->uuid && *p->uuid ? p->uuid : "crash") >= (int)sizeof(s->minidump_name)) {
+        r = -EINVAL;
+        goto fail;
+    }
+    a->name = s->minidump_name;
+    r = add_file_part(s, a, "upload_file_minidump", s->minidump_name);
+    if (r < 0)
+        goto fail;
+    *ret_bytes = (uint64_t)st.st_size;
+    return 0;
+fail:
+    attachment_free(a);
+    return r;
+}
+
+/* Each member of the report's "attributes" object @attributes as a form
+ * field, as Backtrace's minidump endpoint takes them: a string as it is,
+ * a number or boolean in its JSON text. null, objects and arrays have no
+ * form a field can hold, and are left out; so is a name that the body's
+ * own parts use, which the server would take for one of them. Returns 0
+ * and the number of fields in *@ret_n, or -ENOMEM. */
+static int
+add_attribute_fields(struct submit *s, json_t *attributes, size_t *ret_n)
+{
+    const char *key;
+    size_t n = 0;
+    json_t *v;
+
+    json_object_foreach(attributes, key, v)
+    {
+        curl_mimepart *part;
+        const char *value;
+        char *text = NULL;
+        size_t vlen;
+
+        if (json_is_string(v)) {
+            value = json_string_value(v);
+            vlen = json_string_length(v);
+        } else if (json_is_number(v) || json_is_boolean(v)) {
+            text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (!text)
+                return -ENOMEM;
+            value = text;
+            vlen = strlen(text);
+        } else {
+            continue;
+        }
+        if (!*key || !strcmp(key, "upload_file_minidump") ||
+            !strncmp(key, "attachment_", strlen("attachment_"))) {
+            say(s, "attribute %s not sent as a field: its name is that of a part", key);
+            free(text);
+            continue;
+        }
+        part = btc_curl.mime_addpart(s->mime);
+        if (!part || btc_curl.mime_name(part, key) != CURLE_OK ||
+            btc_curl.mime_data(part, value, vlen) != CURLE_OK) {
+            free(text);
+            return -ENOMEM;
+        }
+        free(text);
+        n++;
+    }
+    *ret_n = n;
+    return 0;
+}
+
+/* The first parts: the report as "upload_file", or the minidump and the
+ * attribute fields. *@ret_bytes is the report's or the dump's size. */
+static int
+add_main_parts(struct submit *s, const struct btc_http_payload *p, uint64_t *ret_bytes,
+               size_t *ret_fields)
+{
+    curl_mimepart *part;
+    int r;
+
+    *ret_fields = 0;
+    if (p->format == BTC_CFG_FORMAT_MINIDUMP) {
+        r = add_minidump(s, p, ret_bytes);
+        return r < 0 ? r : add_attribute_fields(s, p->attributes, ret_fields);
+    }
+    part = btc_curl.mime_addpart(s->mime);
+    if (!part || btc_curl.mime_name(part, "upload_file") != CURLE_OK ||
+        btc_curl.mime_filename(part, "upload_file") != CURLE_OK ||
+        btc_curl.mime_type(part, "application/json") != CURLE_OK ||
+        btc_curl.mime_data(part, p->json ? p->json : "", p->len) != CURLE_OK)
+        return -ENOMEM;
+    *ret_bytes = p->len;
+    return 0;
+}
+
+static int
+build_body(struct submit *s, const struct btc_http_payload *p,
+           const struct btc_http_attachment *attachments, size_t nattachments, uint64_t *ret_main,
+           size_t *ret_fields, size_t *ret_added, uint64_t *ret_bytes)
 {
     const char **names = NULL;
-    curl_mimepart *part;
     size_t added = 0;
     uint64_t bytes = 0;
     int r = 0;
@@ -521,12 +688,9 @@ build_body(struct submit *s, const char *json, size_t len,
     s->mime = btc_curl.mime_init(s->curl);
     if (!s->mime)
         return -ENOMEM;
-    part = btc_curl.mime_addpart(s->mime);
-    if (!part || btc_curl.mime_name(part, "upload_file") != CURLE_OK ||
-        btc_curl.mime_filename(part, "upload_file") != CURLE_OK ||
-        btc_curl.mime_type(part, "application/json") != CURLE_OK ||
-        btc_curl.mime_data(part, json, len) != CURLE_OK)
-        return -ENOMEM;
+    r = add_main_parts(s, p, ret_main, ret_fields);
+    if (r < 0)
+        return r;
     if (nattachments > 0) {
         names = calloc(nattachments, sizeof(*names));
         if (!names)
@@ -725,29 +889,42 @@ classify(struct submit *s, CURLcode rc, long status, struct btc_http_result *res
     snprintf(res->error, sizeof(res->error), "HTTP %ld%s%s", status, said[0] ? ": " : "", said);
 }
 
+/* Whether @p is a payload btc_http_submit_payload can send. */
+static bool
+payload_is_valid(const struct btc_http_payload *p)
+{
+    if (!p)
+        return false;
+    if (p->format == BTC_CFG_FORMAT_JSON)
+        return p->json || p->len == 0;
+    return p->format == BTC_CFG_FORMAT_MINIDUMP && p->minidump_fd >= 0 &&
+           (!p->attributes || json_is_object(p->attributes));
+}
+
 int
-btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
-                const struct btc_http_attachment *attachments, size_t nattachments,
-                int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
-                struct btc_http_result *ret)
+btc_http_submit_payload(const struct btc_config *cfg, const struct btc_http_payload *payload,
+                        const struct btc_http_attachment *attachments, size_t nattachments,
+                        int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                        struct btc_http_result *ret)
 {
     struct submit s = {.cfg = cfg, .log = log, .log_ctx = log_ctx};
     struct btc_http_result res = {0};
     int64_t left = deadline_mono_ns - btc_clock_now_ns(), started;
-    size_t added = 0;
-    uint64_t bytes = 0;
+    size_t added = 0, fields = 0;
+    uint64_t bytes = 0, main_bytes = 0;
     long status = 0, ms;
     CURLcode rc;
     int r;
 
-    if (!cfg || !cfg->endpoint || (!json && len > 0) || (!attachments && nattachments > 0) || !ret)
+    if (!cfg || !cfg->endpoint || !payload_is_valid(payload) ||
+        (!attachments && nattachments > 0) || !ret)
         return -EINVAL;
     if (left < MIN_LEFT_NS)
         return -ETIMEDOUT;
     r = btc_http_global_init();
     if (r < 0)
         return r;
-    r = btc_http_url(cfg->endpoint, cfg->token, &s.url);
+    r = btc_http_url_for(cfg->endpoint, cfg->token, payload->format, &s.url);
     if (r < 0)
         goto out;
     s.shown_url = btc_http_redact(s.url, cfg->token);
@@ -756,7 +933,7 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
         r = -ENOMEM;
         goto out;
     }
-    r = build_body(&s, json ? json : "", len, attachments, nattachments, &added, &bytes);
+    r = build_body(&s, payload, attachments, nattachments, &main_bytes, &fields, &added, &bytes);
     if (r < 0)
         goto out;
     /* Opening the attachments took time too. */
@@ -769,8 +946,15 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
     if (r < 0)
         goto out;
 
-    say(&s, "POST %s, %zu bytes, %zu attachment%s (%" PRIu64 " bytes)", s.shown_url, len, added,
-        added == 1 ? "" : "s", bytes);
+    if (payload->format == BTC_CFG_FORMAT_MINIDUMP)
+        say(&s,
+            "POST %s, minidump %s of %" PRIu64 " bytes, %zu attribute%s, %zu attachment%s (%" PRIu64
+            " bytes)",
+            s.shown_url, s.minidump_name, main_bytes, fields, fields == 1 ? "" : "s", added,
+            added == 1 ? "" : "s", bytes);
+    else
+        say(&s, "POST %s, %" PRIu64 " bytes, %zu attachment%s (%" PRIu64 " bytes)", s.shown_url,
+            main_bytes, added, added == 1 ? "" : "s", bytes);
     started = btc_clock_now_ns();
     rc = btc_curl.easy_perform(s.curl);
     if (btc_curl.easy_getinfo(s.curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
@@ -793,4 +977,17 @@ btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
 out:
     submit_free(&s);
     return r;
+}
+
+int
+btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
+                const struct btc_http_attachment *attachments, size_t nattachments,
+                int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                struct btc_http_result *ret)
+{
+    const struct btc_http_payload payload = {
+        .format = BTC_CFG_FORMAT_JSON, .json = json, .len = len, .minidump_fd = -1};
+
+    return btc_http_submit_payload(cfg, &payload, attachments, nattachments, deadline_mono_ns, log,
+                                   log_ctx, ret);
 }

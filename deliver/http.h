@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config.h"
 
 enum btc_http_outcome {
@@ -73,6 +75,19 @@ const char *btc_http_init_error(void);
  */
 int btc_http_url(const char *endpoint, const char *token, char **ret_url);
 
+/**
+ * The submission URL for @format: btc_http_url's for BTC_CFG_FORMAT_JSON;
+ * for BTC_CFG_FORMAT_MINIDUMP the same with format=minidump, and a
+ * submit.backtrace.io URL whose path ends in "/json" ends in "/minidump"
+ * instead (its query stays). An endpoint without a token is used as given
+ * whatever the format: a Sentry minidump URL carries its key itself.
+ *
+ * Returns: 0 and *ret_url (malloc'ed), -EINVAL for a NULL endpoint or an
+ *          unknown format, -ENOMEM.
+ */
+int btc_http_url_for(const char *endpoint, const char *token, enum btc_cfg_format format,
+                     char **ret_url);
+
 /* 64 hex digits: SHA-256 of the submission URL. */
 #define BTC_HTTP_ENDPOINT_ID_LEN 64
 
@@ -117,5 +132,38 @@ int btc_http_submit(const struct btc_config *cfg, const char *json, size_t len,
                     const struct btc_http_attachment *attachments, size_t nattachments,
                     int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
                     struct btc_http_result *ret);
+
+/* What one request carries first, before the attachments. */
+struct btc_http_payload {
+    enum btc_cfg_format format;
+    /* BTC_CFG_FORMAT_JSON: the report, sent as the "upload_file" part. */
+    const char *json;
+    size_t len;
+    /* BTC_CFG_FORMAT_MINIDUMP: the dump, a regular file open for reading
+     * (borrowed; read with pread, its offset does not matter), sent as
+     * "upload_file_minidump" with the file name "<uuid>.dmp"; and the
+     * report's attributes (a JSON object, or NULL), each a form field. */
+    int minidump_fd;
+    const char *uuid;
+    json_t *attributes;
+};
+
+/**
+ * btc_http_submit for any payload. For a minidump, the URL is
+ * btc_http_url_for's; each attribute becomes a form field named after it,
+ * a string as it is and a number or boolean in its JSON text (null, an
+ * object, an array, and a name that a part of the body uses are left out,
+ * and a name of a part is logged); the attachments follow as for a report.
+ *
+ * Returns: as btc_http_submit; -EINVAL for a payload that is not one
+ *          (a minidump without a descriptor, attributes that are not an
+ *          object), -EBADF for a closed descriptor, and -EINVAL for one
+ *          that is not a regular file.
+ * Borrows: everything.
+ */
+int btc_http_submit_payload(const struct btc_config *cfg, const struct btc_http_payload *payload,
+                            const struct btc_http_attachment *attachments, size_t nattachments,
+                            int64_t deadline_mono_ns, btc_http_log_fn log, void *log_ctx,
+                            struct btc_http_result *ret);
 
 #endif

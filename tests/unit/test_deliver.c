@@ -262,6 +262,94 @@ test_deliver_200_marks_sent_with_rxid_and_keeps_attachments(void **state)
     assert_int_equal(g_mock.performs, 1);
 }
 
+/* A report stored with its minidump, as the helper does for
+ * BACKTRACE_FORMAT=minidump: the report with attributes, the dump, and a
+ * state that says "format": "minidump". */
+static void
+store_with_minidump(struct fixture *f, const char *uuid)
+{
+    json_t *report = json_pack("{s:s, s:I, s:{s:s, s:i, s:n}}", "uuid", uuid, "timestamp",
+                               (json_int_t)100, "attributes", "app", "blue", "build", 42, "none");
+    json_t *st = endpoint_state(f->cfg.endpoint, f->cfg.token, NULL);
+    char *path = NULL;
+
+    assert_non_null(report);
+    assert_int_equal(btc_db_store(f->dir, report, st, &path, NULL), 0);
+    free(path);
+    assert_int_equal(btc_db_store_minidump(f->dir, uuid, "MDMP....", 8), 0);
+    assert_int_equal(json_object_set_new(st, "format", json_string("minidump")), 0);
+    assert_int_equal(btc_db_write_state(f->dir, uuid, st), 0);
+    json_decref(report);
+    json_decref(st);
+}
+
+static void
+test_deliver_sends_the_minidump_its_state_names(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    json_t *st;
+
+    store_with_minidump(f, NEW);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_non_null(strstr(g_mock.url, "format=minidump"));
+    /* The dump, then the attributes that a field can hold (not null). */
+    assert_int_equal(g_mock.nparts, 3);
+    assert_string_equal(g_mock.parts[0], "upload_file_minidump");
+    assert_string_equal(g_mock.parts[1], "app");
+    assert_string_equal(g_mock.parts[2], "build");
+    st = state_of(f, NEW);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "sent");
+    json_decref(st);
+}
+
+static void
+test_deliver_sends_the_json_when_the_minidump_is_a_link(void **state)
+{
+    struct fixture *f = *state;
+    char dmp[128], target[128];
+    struct btc_http_result res;
+    FILE *t;
+
+    store_with_minidump(f, NEW);
+    /* A link planted in place of the dump, to a file of the user's: never
+     * followed, never uploaded. */
+    snprintf(dmp, sizeof(dmp), "%s/%s.dmp", f->dir, NEW);
+    snprintf(target, sizeof(target), "%s/secret", f->src);
+    assert_non_null(t = fopen(target, "w"));
+    fputs("secret", t);
+    fclose(t);
+    assert_int_equal(unlink(dmp), 0);
+    assert_int_equal(symlink(target, dmp), 0);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_non_null(strstr(g_mock.url, "format=json"));
+    assert_int_equal(g_mock.nparts, 1);
+    assert_string_equal(g_mock.parts[0], "upload_file");
+    assert_non_null(strstr(res.note, "not sent (a symbolic link); the JSON report was sent"));
+}
+
+static void
+test_deliver_ignores_a_minidump_its_state_does_not_name(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+
+    store(f, NEW, 100);
+    assert_int_equal(btc_db_store_minidump(f->dir, NEW, "MDMP", 4), 0);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_non_null(strstr(g_mock.url, "format=json"));
+    assert_int_equal(g_mock.nparts, 1);
+    assert_string_equal(g_mock.parts[0], "upload_file");
+}
+
 static void
 test_deliver_400_is_rejected_and_never_retried(void **state)
 {
@@ -774,6 +862,12 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deliver_200_marks_sent_with_rxid_and_keeps_attachments,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_sends_the_minidump_its_state_names, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_sends_the_json_when_the_minidump_is_a_link,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_ignores_a_minidump_its_state_does_not_name,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_400_is_rejected_and_never_retried, setup,
                                         teardown),

@@ -290,6 +290,45 @@ test_url_appends_to_a_query_the_endpoint_has(void **state)
 }
 
 static void
+expect_minidump_url(const char *endpoint, const char *token, const char *want)
+{
+    char *url = NULL;
+
+    assert_int_equal(btc_http_url_for(endpoint, token, BTC_CFG_FORMAT_MINIDUMP, &url), 0);
+    assert_string_equal(url, want);
+    free(url);
+}
+
+static void
+test_url_for_a_minidump(void **state)
+{
+    char *url = NULL;
+
+    (void)state;
+    expect_minidump_url("https://host:6098", "a b",
+                        "https://host:6098/post?token=a%20b&format=minidump");
+    expect_minidump_url("https://h/x?a=1", "T", "https://h/x?a=1&token=T&format=minidump");
+    /* submit.backtrace.io: the format is the path's last segment. */
+    expect_minidump_url("https://submit.backtrace.io/u/0123abcd/json", "other",
+                        "https://submit.backtrace.io/u/0123abcd/minidump");
+    expect_minidump_url("https://submit.backtrace.io/u/0123abcd/json?x=1#f", NULL,
+                        "https://submit.backtrace.io/u/0123abcd/minidump?x=1#f");
+    /* Not a /json one: the user's own form, as given. */
+    expect_minidump_url("https://submit.backtrace.io/u/0123abcd/minidump", NULL,
+                        "https://submit.backtrace.io/u/0123abcd/minidump");
+    /* No token: a whole URL, such as Sentry's with its key in the query. */
+    expect_minidump_url("https://o1.ingest.sentry.io/api/5/minidump/?sentry_key=abc", NULL,
+                        "https://o1.ingest.sentry.io/api/5/minidump/?sentry_key=abc");
+    /* JSON is btc_http_url's, byte for byte. */
+    assert_int_equal(btc_http_url_for("https://host", "t", BTC_CFG_FORMAT_JSON, &url), 0);
+    assert_string_equal(url, "https://host/post?token=t&format=json");
+    free(url);
+    url = NULL;
+    assert_int_equal(btc_http_url_for("https://host", "t", (enum btc_cfg_format)7, &url), -EINVAL);
+    assert_null(url);
+}
+
+static void
 test_url_rejects_a_null_endpoint(void **state)
 {
     char *url = NULL;
@@ -327,6 +366,14 @@ test_redact_hides_the_token_segment_of_submit_backtrace_io(void **state)
     (void)state;
     expect_redacted("https://submit.backtrace.io/universe/0123abcd/json", NULL,
                     "https://submit.backtrace.io/universe/REDACTED/json");
+}
+
+static void
+test_redact_hides_the_token_segment_of_a_minidump_url(void **state)
+{
+    (void)state;
+    expect_redacted("https://submit.backtrace.io/universe/0123abcd/minidump", NULL,
+                    "https://submit.backtrace.io/universe/REDACTED/minidump");
 }
 
 static void
@@ -685,6 +732,92 @@ test_submit_sends_upload_file_then_each_attachment_once(void **state)
 }
 
 static void
+test_submit_minidump_sends_the_dump_the_fields_then_the_attachments(void **state)
+{
+    char path[] = "/tmp/btc-test-http-dmp-XXXXXX", att[] = "/tmp/btc-test-http-att-XXXXXX";
+    struct btc_config cfg = config("http://host", "0123abcd");
+    json_t *attrs = json_pack("{s:s, s:i, s:b, s:n, s:{}, s:[], s:s}", "app", "blue", "n", 3, "ok",
+                              1, "null", "obj", "arr", "attachment_x", "clash");
+    struct btc_http_attachment atts[1] = {{.path = att, .name = "a.log"}};
+    struct btc_http_payload p = {.format = BTC_CFG_FORMAT_MINIDUMP, .uuid = "u-1"};
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    int afd;
+
+    (void)state;
+    assert_non_null(attrs);
+    p.attributes = attrs;
+    assert_true((p.minidump_fd = mkstemp(path)) >= 0);
+    assert_int_equal(write(p.minidump_fd, "MDMP1234", 8), 8);
+    assert_true((afd = mkstemp(att)) >= 0);
+    assert_int_equal(write(afd, "aaa", 3), 3);
+    close(afd);
+    g_mock.status = 200;
+    assert_int_equal(btc_http_submit_payload(&cfg, &p, atts, 1, now_ns() + 2000000000LL,
+                                             collect_log, &log, &res),
+                     0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    assert_string_equal(g_mock.url, "http://host/post?token=0123abcd&format=minidump");
+    assert_int_equal(g_mock.nparts, 5);
+    assert_string_equal(g_mock.parts[0], "upload_file_minidump");
+    assert_string_equal(g_mock.parts[1], "app");
+    assert_string_equal(g_mock.parts[2], "n");
+    assert_string_equal(g_mock.parts[3], "ok");
+    assert_string_equal(g_mock.parts[4], "attachment_a.log");
+    assert_non_null(strstr(log.text, "minidump u-1.dmp of 8 bytes, 3 attributes, 1 attachment"));
+    assert_non_null(strstr(log.text, "attribute attachment_x not sent as a field"));
+    assert_null(strstr(log.text, "0123abcd"));
+    json_decref(attrs);
+    close(p.minidump_fd);
+    unlink(path);
+    unlink(att);
+}
+
+static void
+test_submit_minidump_refuses_what_is_no_dump(void **state)
+{
+    char dir[] = "/tmp/btc-test-http-XXXXXX", fifo[64];
+    struct btc_config cfg = config("http://host", "t");
+    struct btc_http_payload p = {.format = BTC_CFG_FORMAT_MINIDUMP, .minidump_fd = -1};
+    struct btc_http_result res;
+    json_t *list = json_array();
+    int fd;
+
+    (void)state;
+    /* No descriptor; attributes that are not an object. */
+    assert_int_equal(
+        btc_http_submit_payload(&cfg, &p, NULL, 0, now_ns() + 2000000000LL, NULL, NULL, &res),
+        -EINVAL);
+    p.minidump_fd = 0;
+    p.attributes = list;
+    assert_int_equal(
+        btc_http_submit_payload(&cfg, &p, NULL, 0, now_ns() + 2000000000LL, NULL, NULL, &res),
+        -EINVAL);
+    p.attributes = NULL;
+    /* A closed descriptor. */
+    assert_true((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+    close(fd);
+    p.minidump_fd = fd;
+    assert_int_equal(
+        btc_http_submit_payload(&cfg, &p, NULL, 0, now_ns() + 2000000000LL, NULL, NULL, &res),
+        -EBADF);
+    /* A FIFO would block the upload, or never end. */
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_true((fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0);
+    p.minidump_fd = fd;
+    assert_int_equal(
+        btc_http_submit_payload(&cfg, &p, NULL, 0, now_ns() + 2000000000LL, NULL, NULL, &res),
+        -EINVAL);
+    assert_int_equal(g_mock.performs, 0);
+    close(fd);
+    unlink(fifo);
+    rmdir(dir);
+    json_decref(list);
+}
+
+static void
 test_submit_reads_an_attachment_from_its_descriptor(void **state)
 {
     char dir[] = "/tmp/btc-test-http-XXXXXX", a[64], fifo[64];
@@ -930,10 +1063,12 @@ main(void)
         cmocka_unit_test(test_url_keeps_submit_backtrace_io_even_with_a_token),
         cmocka_unit_test(test_url_without_a_token_is_the_endpoint),
         cmocka_unit_test(test_url_rejects_a_null_endpoint),
+        cmocka_unit_test(test_url_for_a_minidump),
         cmocka_unit_test(test_url_appends_to_a_query_the_endpoint_has),
         cmocka_unit_test(test_redact_replaces_the_raw_and_the_encoded_token),
         cmocka_unit_test(test_redact_hides_the_token_segment_of_submit_backtrace_io),
         cmocka_unit_test(test_redact_hides_a_url_password),
+        cmocka_unit_test(test_redact_hides_the_token_segment_of_a_minidump_url),
         cmocka_unit_test(test_redact_without_secrets_keeps_the_text),
         cmocka_unit_test(test_redact_hides_the_whole_userinfo),
         cmocka_unit_test(test_redact_hides_every_token_parameter),
@@ -953,6 +1088,9 @@ main(void)
         cmocka_unit_test_setup(test_submit_rejects_a_missing_endpoint, setup),
         cmocka_unit_test_setup(test_submit_sends_upload_file_then_each_attachment_once, setup),
         cmocka_unit_test_setup(test_submit_reads_an_attachment_from_its_descriptor, setup),
+        cmocka_unit_test_setup(test_submit_minidump_sends_the_dump_the_fields_then_the_attachments,
+                               setup),
+        cmocka_unit_test_setup(test_submit_minidump_refuses_what_is_no_dump, setup),
         cmocka_unit_test_setup(test_submit_escapes_the_rxid, setup),
         cmocka_unit_test_setup(test_submit_cuts_a_long_rxid, setup),
         cmocka_unit_test_setup(test_submit_error_quotes_what_the_server_said, setup),
