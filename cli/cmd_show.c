@@ -2,6 +2,7 @@
  * submit/print.c, followed by its delivery state. */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -200,6 +201,31 @@ print_endpoint(json_t *state)
     fputc('\n', stdout);
 }
 
+/* The report's minidump (BACKTRACE_FORMAT=minidump), when its state names
+ * one: what is sent instead of the JSON report, opened as a sender opens
+ * it (db.h). */
+static void
+print_minidump(json_t *state, const char *dir, const char *uuid)
+{
+    const char *format = json_string_value(json_object_get(state, "format"));
+    uint64_t size = 0;
+    int fd = -1, r;
+
+    if (!format || strcmp(format, "minidump") != 0)
+        return;
+    r = btc_db_open_minidump(dir, uuid, &fd, &size);
+    printf("  minidump: %s%s%s.dmp", dir, ends_with(dir, "/") ? "" : "/", uuid);
+    if (r == 0) {
+        printf(" (%" PRIu64 " bytes; sent instead of the JSON report)\n", size);
+        close(fd);
+    } else {
+        printf(" [%s: the JSON report is sent instead]\n", r == -ENOENT   ? "missing"
+                                                           : r == -ELOOP  ? "a symbolic link"
+                                                           : r == -EINVAL ? "not a regular file"
+                                                                          : strerror(-r));
+    }
+}
+
 /* The state lines after the report: where it is in its life (DESIGN.md §6). */
 static void
 print_state(const char *dir, const char *uuid)
@@ -245,6 +271,7 @@ print_state(const char *dir, const char *uuid)
     }
     print_endpoint(state);
     print_attachments(state, dir, uuid);
+    print_minidump(state, dir, uuid);
     printf("  file: %s%s%s.json\n", dir, ends_with(dir, "/") ? "" : "/", uuid);
     json_decref(state);
 }

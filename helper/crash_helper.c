@@ -35,9 +35,11 @@
 #include "debuginfod.h"
 #include "db.h"
 #include "deliver.h"
+#include "fileio.h"
 #include "helper_api.h"
 #include "http.h"
 #include "json_util.h"
+#include "minidump.h"
 #include "modules.h"
 #include "outcome.h"
 #include "print.h"
@@ -190,22 +192,51 @@ deliver_stored(const char *dir, const char *uuid, int claim, const struct btc_co
     return r;
 }
 
-/* The report could not be stored: send it from memory, the last chance.
+/* The report could not be stored: send it from memory, the last chance;
+ * its minidump (@dump, @dump_len) instead when there is one. The request
+ * reads a dump from a descriptor: a memfd (close-on-exec) holds it.
  * Returns as btc_http_submit. */
 static int
-deliver_direct(json_t *report, const char *uuid, const struct btc_config *cfg,
-               const struct btc_http_attachment *atts, size_t natts, int64_t deadline, bool quiet,
-               struct btc_http_result *ret)
+deliver_direct(json_t *report, const char *uuid, const unsigned char *dump, size_t dump_len,
+               const struct btc_config *cfg, const struct btc_http_attachment *atts, size_t natts,
+               int64_t deadline, bool quiet, struct btc_http_result *ret)
 {
-    char *json = json_dumps(report, JSON_COMPACT);
-    int r;
+    struct btc_http_payload payload = {.format = BTC_CFG_FORMAT_JSON, .minidump_fd = -1};
+    char *json = NULL;
+    int r = 0;
 
-    if (!json)
-        return -ENOMEM;
-    r = btc_http_submit(cfg, json, strlen(json), atts, natts, deadline,
-                        cfg->debug ? log_stderr : NULL, NULL, ret);
+    if (dump) {
+        payload.minidump_fd = memfd_create("btcrash-minidump", MFD_CLOEXEC);
+        r = payload.minidump_fd < 0
+                ? -errno
+                : btc_file_write_all(payload.minidump_fd, (const char *)dump, dump_len);
+        if (r == 0) {
+            payload.format = BTC_CFG_FORMAT_MINIDUMP;
+            payload.uuid = uuid;
+            payload.attributes = json_object_get(report, "attributes");
+        } else if (!quiet) {
+            fprintf(stderr,
+                    "btcrash: could not hold the minidump to send it: %s; the JSON "
+                    "report is sent instead\n",
+                    strerror(-r));
+        }
+    }
+    if (payload.format == BTC_CFG_FORMAT_JSON) {
+        json = json_dumps(report, JSON_COMPACT);
+        if (!json) {
+            r = -ENOMEM;
+            goto out;
+        }
+        payload.json = json;
+        payload.len = strlen(json);
+    }
+    r = btc_http_submit_payload(cfg, &payload, atts, natts, deadline,
+                                cfg->debug ? log_stderr : NULL, NULL, ret);
     if (!quiet)
         btc_outcome_print(stderr, uuid, r, ret, false);
+out:
+    if (payload.minidump_fd >= 0)
+        close(payload.minidump_fd);
     free(json);
     return r;
 }
@@ -230,25 +261,32 @@ fail_line(struct btc_helper_answer *a, bool quiet, const char *fmt, ...)
  * its attachment copies (none yet when it is first stored). NULL when out
  * of memory. */
 static json_t *
-initial_state(const struct btc_config *cfg, json_t *copied)
+initial_state(const struct btc_config *cfg, json_t *copied, bool minidump)
 {
     char id[BTC_HTTP_ENDPOINT_ID_LEN + 1], *shown;
     json_t *state;
 
-    if (!cfg->endpoint)
-        return json_pack("{s:s, s:s, s:o, s:I}", "state", "pending", "mode", "local", "attachments",
-                         copied ? json_incref(copied) : json_array(), "created",
-                         (json_int_t)time(NULL));
-    if (btc_http_endpoint_id(cfg->endpoint, cfg->token, id) < 0)
+    if (!cfg->endpoint) {
+        state = json_pack("{s:s, s:s, s:o, s:I}", "state", "pending", "mode", "local",
+                          "attachments", copied ? json_incref(copied) : json_array(), "created",
+                          (json_int_t)time(NULL));
+    } else {
+        if (btc_http_endpoint_id(cfg->endpoint, cfg->token, id) < 0)
+            return NULL;
+        shown = btc_http_redact(cfg->endpoint, cfg->token);
+        if (!shown)
+            return NULL;
+        state = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "state", "pending", "mode", "endpoint",
+                          "endpoint_id", id, "endpoint_url", shown, "attachments",
+                          copied ? json_incref(copied) : json_array(), "created",
+                          (json_int_t)time(NULL));
+        free(shown);
+    }
+    /* The report's minidump is stored (<uuid>.dmp): it is what is sent. */
+    if (state && minidump && json_object_set_new(state, "format", json_string("minidump")) < 0) {
+        json_decref(state);
         return NULL;
-    shown = btc_http_redact(cfg->endpoint, cfg->token);
-    if (!shown)
-        return NULL;
-    state =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "state", "pending", "mode", "endpoint",
-                  "endpoint_id", id, "endpoint_url", shown, "attachments",
-                  copied ? json_incref(copied) : json_array(), "created", (json_int_t)time(NULL));
-    free(shown);
+    }
     return state;
 }
 
@@ -292,7 +330,13 @@ struct pipeline {
     char *stored; /* the report's path, once stored */
     int claim;
     char store_error[4200];
+    char minidump_error[4200]; /* why there is no minidump, or "" */
     struct btc_helper_answer answer;
+    /* BACKTRACE_FORMAT=minidump: the minidump, once written, and whether
+     * it is stored beside the report (else it is sent from memory). */
+    unsigned char *minidump;
+    size_t minidump_len;
+    bool minidump_stored;
     struct btc_inflate *inflate;       /* debug files decompressed in the background */
     struct btc_debuginfod *debuginfod; /* missing ones fetched, with DEBUGINFOD_URLS */
 };
@@ -343,6 +387,8 @@ incomplete_notes(const struct pipeline *p)
                      "frames keep addresses and ELF symbols)",
                      btc_debuginfod_abandoned(p->debuginfod),
                      btc_debuginfod_abandoned(p->debuginfod) == 1 ? " was" : "s were");
+    if (r == 0 && p->minidump_error[0])
+        r = add_note(notes, "%s", p->minidump_error);
     if (r < 0) {
         json_decref(notes);
         return NULL;
@@ -476,7 +522,7 @@ store_first(struct pipeline *p)
     resolve_dir(p);
     /* Everything a sender needs is in the state (db.h); the attachment
      * copies join it once made. */
-    state = initial_state(&p->cfg, NULL);
+    state = initial_state(&p->cfg, NULL, false);
     if (!state)
         return -ENOMEM;
     r = p->dir ? btc_db_store(p->dir, p->report, state, &p->stored, &p->claim) : -ENAMETOOLONG;
@@ -516,6 +562,55 @@ stage_others(struct pipeline *p)
     if (p->cap->nthreads == before && p->cap->ptrace_ok)
         return 0;
     return improve(p, "the other threads") ? 0 : -ENOMEM;
+}
+
+/* BACKTRACE_FORMAT=minidump: the minidump, written as soon as the threads
+ * are captured, since it needs no symbols (its reader has them); stored
+ * beside the report, and the state says it is what is sent. Without it the
+ * JSON report is sent, which says why. */
+static int
+stage_minidump(struct pipeline *p)
+{
+    const struct btc_dump_state *dump = btc_capture_dump(p->session);
+    char why[512];
+    json_t *state;
+    int r = dump ? btc_minidump_build(p->cap, dump, &p->minidump, &p->minidump_len) : -ENOMEM;
+
+    if (r < 0) {
+        p->minidump = NULL;
+        snprintf(p->minidump_error, sizeof(p->minidump_error), "could not write the minidump: %s",
+                 r == -EFBIG ? "it would exceed 1 GiB" : "out of memory");
+        goto fail;
+    }
+    if (!p->stored)
+        return 0;
+    r = btc_db_store_minidump(p->dir, p->answer.uuid, p->minidump, p->minidump_len);
+    if (r < 0) {
+        snprintf(p->minidump_error, sizeof(p->minidump_error),
+                 "could not store the minidump in %s: %s", p->dir,
+                 btc_db_strerror(p->dir, r, why, sizeof(why)));
+        goto fail;
+    }
+    state = initial_state(&p->cfg, p->copied, true);
+    r = state ? btc_db_write_state(p->dir, p->answer.uuid, state) : -ENOMEM;
+    json_decref(state);
+    if (r < 0) {
+        snprintf(p->minidump_error, sizeof(p->minidump_error),
+                 "could not name the minidump in the report's state: %s",
+                 btc_db_strerror(p->dir, r, why, sizeof(why)));
+        goto fail;
+    }
+    p->minidump_stored = true;
+    if (p->cfg.debug)
+        fprintf(stderr, "btcrash: minidump stored (%zu bytes), %.1f ms after the fault\n",
+                p->minidump_len, since_fault_ms(p));
+    return 0;
+fail:
+    /* The next version of the report says so (incomplete_notes). */
+    if (!p->quiet)
+        fprintf(stderr, "btcrash: %s; the JSON report is %s instead\n", p->minidump_error,
+                p->cfg.endpoint ? "sent" : "kept");
+    return 0;
 }
 
 static int
@@ -626,7 +721,7 @@ stage_attachments(struct pipeline *p)
     if (rebuild(p) < 0)
         return -ENOMEM;
     /* The report with its notes and the state naming the copies, together. */
-    state = p->copied ? initial_state(&p->cfg, p->copied) : NULL;
+    state = p->copied ? initial_state(&p->cfg, p->copied, p->minidump_stored) : NULL;
     save(p, "the attachments", state);
     json_decref(state);
     return 0;
@@ -643,6 +738,11 @@ improve_stages(struct pipeline *p)
         return 0;
     if (!btc_budget_over(p->budget.unwind))
         r = stage_others(p);
+    /* Its reads were made with the threads stopped; building and storing
+     * it is a copy in memory and one file. */
+    if (r == 0 && p->cfg.format == BTC_CFG_FORMAT_MINIDUMP &&
+        !btc_budget_over(p->budget.attachments))
+        r = stage_minidump(p);
     if (r == 0 && !btc_budget_over(p->budget.symbols_fault))
         r = stage_symbols(p);
     if (r == 0 && p->syms && !btc_budget_over(p->budget.source))
@@ -652,6 +752,18 @@ improve_stages(struct pipeline *p)
     if (r == 0 && p->unsaved && !improve(p, p->unsaved))
         r = -ENOMEM;
     return r;
+}
+
+/* Local mode: where the minidump is, after the report's summary line. */
+static void
+say_minidump(const struct pipeline *p)
+{
+    char path[4200];
+
+    snprintf(path, sizeof(path), "%s/%s.dmp", p->dir, p->answer.uuid);
+    fputs("btcrash: minidump stored in ", stderr);
+    btc_cli_put_safe(stderr, path, "?");
+    fputc('\n', stderr);
 }
 
 static void
@@ -669,6 +781,8 @@ deliver(struct pipeline *p, int *status)
         p->claim = -1;
         if (!p->quiet)
             btc_print_summary(stderr, p->report, p->stored);
+        if (!p->quiet && p->minidump_stored)
+            say_minidump(p);
         p->answer.outcome = p->stored ? "stored" : "failed";
         snprintf(p->answer.error, sizeof(p->answer.error), "%s", p->stored ? "" : p->store_error);
         if (!p->stored && !p->api)
@@ -682,8 +796,8 @@ deliver(struct pipeline *p, int *status)
         btc_outcome_answer(&p->answer, r, &res, true, NULL);
         *status = 0;
     } else {
-        r = deliver_direct(p->report, p->answer.uuid, &p->cfg, p->atts, p->natts, p->budget.end,
-                           p->quiet, &res);
+        r = deliver_direct(p->report, p->answer.uuid, p->minidump, p->minidump_len, &p->cfg,
+                           p->atts, p->natts, p->budget.end, p->quiet, &res);
         if (r == 0 && res.outcome == BTC_HTTP_SENT)
             *status = 0;
         btc_outcome_answer(&p->answer, r, &res, false, p->store_error);
@@ -696,6 +810,7 @@ pipeline_done(struct pipeline *p)
     btc_db_unclaim(p->claim);
     free(p->stored);
     free(p->atts);
+    free(p->minidump);
     btc_helper_paths_free(&p->paths);
     json_decref(p->copied);
     json_decref(p->problems);
@@ -780,6 +895,9 @@ btc_helper_main(const char *self)
     }
     if (p.cap)
         prefetch_debug_files(&p, p.cap->fault_thread);
+    /* The threads' registers and stacks are kept while they are stopped. */
+    if (p.session && p.cfg.format == BTC_CFG_FORMAT_MINIDUMP)
+        btc_capture_want_dump(p.session, p.cfg.minidump_environment);
     p.wants_attachments =
         (p.cfg.attachments && strspn(p.cfg.attachments, ":") < strlen(p.cfg.attachments)) ||
         json_array_size(json_object_get(p.userdata, "attachments")) > 0;
