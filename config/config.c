@@ -255,6 +255,16 @@ load_format(struct loader *l, enum btc_cfg_format *field)
         reject(l, "BACKTRACE_FORMAT", v, "expected json or minidump", "json");
 }
 
+static void
+load_loop_window(struct loader *l, uint32_t *field)
+{
+    const char *v = get(l, "BACKTRACE_CRASH_LOOP_WINDOW");
+
+    if (v && btc_cfg_parse_seconds(v, BTC_CFG_MAX_LOOP_WINDOW_MS, field) < 0)
+        reject(l, "BACKTRACE_CRASH_LOOP_WINDOW", v,
+               "expected seconds from 0 (off) to 86400, such as 60 or 2.5", "60");
+}
+
 void
 btc_cfg_defaults(struct btc_config *ret_cfg)
 {
@@ -265,6 +275,8 @@ btc_cfg_defaults(struct btc_config *ret_cfg)
     ret_cfg->collect_source_code = true;
     ret_cfg->format = BTC_CFG_FORMAT_JSON;
     ret_cfg->minidump_environment = false;
+    ret_cfg->crash_loop_window_ms = BTC_CFG_DEFAULT_LOOP_WINDOW_MS;
+    ret_cfg->wait_for_upload = true;
 }
 
 int
@@ -294,6 +306,8 @@ btc_cfg_load(btc_cfg_lookup_fn lookup, void *lookup_ctx, btc_cfg_warn_fn warn, v
     load_bool(&l, "BACKTRACE_COLLECT_SOURCE_CODE", &c.collect_source_code);
     load_format(&l, &c.format);
     load_bool(&l, "BACKTRACE_MINIDUMP_ENVIRONMENT", &c.minidump_environment);
+    load_loop_window(&l, &c.crash_loop_window_ms);
+    load_bool(&l, "BACKTRACE_WAIT_FOR_UPLOAD", &c.wait_for_upload);
     load_path(&l, "BACKTRACE_DATABASE_PATH", &c.database_path);
     load_path(&l, "BACKTRACE_HELPER_PATH", &c.helper_path);
     load_path(&l, "BACKTRACE_LIBRARY_PATH", &c.library_path);

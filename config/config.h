@@ -14,6 +14,10 @@
 #define BTC_CFG_MAX_CONTEXT_LINES     100000u
 #define BTC_CFG_DEFAULT_TAB_WIDTH     8u
 #define BTC_CFG_MAX_TAB_WIDTH         64u
+/* BACKTRACE_CRASH_LOOP_WINDOW: repeats of one crash within it are kept and
+ * counted, not sent (DESIGN.md §6); a day at most. */
+#define BTC_CFG_DEFAULT_LOOP_WINDOW_MS 60000u
+#define BTC_CFG_MAX_LOOP_WINDOW_MS     86400000u
 
 /* BACKTRACE_FORMAT: what the helper sends (DESIGN.md §4). The JSON report is
  * stored either way; a minidump is stored beside it. */
@@ -41,6 +45,12 @@ struct btc_config {
     /* BACKTRACE_MINIDUMP_ENVIRONMENT: the minidump may carry the process
      * environment, which often holds secrets, so it is off unless asked. */
     bool minidump_environment;
+    /* BACKTRACE_CRASH_LOOP_WINDOW, in ms; 0 turns crash-loop throttling
+     * off. */
+    uint32_t crash_loop_window_ms;
+    /* BACKTRACE_WAIT_FOR_UPLOAD: the crashed process waits for the upload
+     * (1, the default), or only until its report is stored (0). */
+    bool wait_for_upload;
 };
 
 /* Looks a variable up; returns NULL when unset. getenv() fits. */

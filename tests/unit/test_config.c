@@ -175,6 +175,49 @@ test_cfg_format_rejects_others_and_keeps_json(void **state)
     assert_non_null(strstr(f->w.lines[0], "json or minidump"));
 }
 
+/* ---- BACKTRACE_CRASH_LOOP_WINDOW, BACKTRACE_WAIT_FOR_UPLOAD -------------- */
+
+static void
+test_cfg_loop_window_and_wait_defaults(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->cfg.crash_loop_window_ms, 60000);
+    assert_true(f->cfg.wait_for_upload);
+}
+
+static void
+test_cfg_loop_window_takes_seconds_and_zero(void **state)
+{
+    struct fixture *f = *state;
+
+    expect_accepted(f, "BACKTRACE_CRASH_LOOP_WINDOW", "0");
+    assert_int_equal(f->cfg.crash_loop_window_ms, 0);
+    expect_accepted(f, "BACKTRACE_CRASH_LOOP_WINDOW", "2.5");
+    assert_int_equal(f->cfg.crash_loop_window_ms, 2500);
+    expect_accepted(f, "BACKTRACE_CRASH_LOOP_WINDOW", "86400");
+    assert_int_equal(f->cfg.crash_loop_window_ms, 86400000);
+    expect_accepted(f, "BACKTRACE_WAIT_FOR_UPLOAD", "0");
+    assert_false(f->cfg.wait_for_upload);
+}
+
+static void
+test_cfg_loop_window_rejects_garbage_and_keeps_60(void **state)
+{
+    static const char *const bad[] = {"-1", "1m", "86401", "1e3", " 60"};
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_one_rejection(f, "BACKTRACE_CRASH_LOOP_WINDOW", bad[i]);
+        assert_int_equal(f->cfg.crash_loop_window_ms, 60000);
+        assert_non_null(strstr(f->w.lines[0], "0 (off) to 86400"));
+    }
+    env_set(&f->env, "BACKTRACE_CRASH_LOOP_WINDOW", NULL);
+    expect_one_rejection(f, "BACKTRACE_WAIT_FOR_UPLOAD", "later");
+    assert_true(f->cfg.wait_for_upload);
+}
+
 static void
 assert_defaults(const struct btc_config *c, const struct btc_config *d)
 {
@@ -193,6 +236,8 @@ assert_defaults(const struct btc_config *c, const struct btc_config *d)
     assert_int_equal(c->collect_source_code, d->collect_source_code);
     assert_int_equal(c->format, d->format);
     assert_int_equal(c->minidump_environment, d->minidump_environment);
+    assert_int_equal(c->crash_loop_window_ms, d->crash_loop_window_ms);
+    assert_int_equal(c->wait_for_upload, d->wait_for_upload);
 }
 
 /* ---- defaults ------------------------------------------------------------ */
@@ -956,6 +1001,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cfg_format_accepts_json_and_minidump_any_case, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cfg_format_rejects_others_and_keeps_json, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cfg_loop_window_and_wait_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg_loop_window_takes_seconds_and_zero, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cfg_loop_window_rejects_garbage_and_keeps_60, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cfg_strings_point_into_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cfg_endpoint_accepts_http_and_https, setup, teardown),
