@@ -302,8 +302,8 @@ write_atomic(int dirfd, const char *name, const char *data, size_t len)
     return btc_db_commit_temp(dirfd, fd, tmp, name);
 }
 
-static int
-store_json(int dirfd, const char *name, json_t *value)
+int
+btc_db_store_json_at(int dirfd, const char *name, json_t *value)
 {
     char *text = json_dumps(value, JSON_COMPACT);
     int r;
@@ -321,7 +321,7 @@ btc_db_write_state_at(int dirfd, const char *uuid, json_t *state)
     char name[128];
 
     snprintf(name, sizeof(name), "%s.state", uuid);
-    return store_json(dirfd, name, state);
+    return btc_db_store_json_at(dirfd, name, state);
 }
 
 int

@@ -154,7 +154,9 @@ struct btc_db_entry {
     char *endpoint_url; /* that endpoint, redacted, for people */
     long http_status;   /* of the last attempt; 0 when none */
     int attempts;
-    int64_t timestamp; /* the report's "timestamp" (seconds) */
+    int64_t next_attempt; /* when its backoff lets it be tried again (seconds
+                             since the epoch), or 0 */
+    int64_t timestamp;    /* the report's "timestamp" (seconds) */
     char *application;
     char *classifier; /* e.g. "SIGSEGV" */
     char *top_frame;  /* "func at file:line" of the faulting thread's first frame */
@@ -343,5 +345,31 @@ int btc_db_store_minidump(const char *dir, const char *uuid, const void *data, s
  *          btc_db_open_dir's errors.
  */
 int btc_db_open_minidump(const char *dir, const char *uuid, int *ret_fd, uint64_t *ret_size);
+
+/* The longest a server's Retry-After holds an endpoint back: a broken or
+ * hostile server cannot stop delivery for longer. */
+#define BTC_DB_HOLD_MAX_S (24 * 3600)
+
+/**
+ * Hold back every submission to the endpoint @endpoint_id
+ * (btc_http_endpoint_id) until @until (seconds since the epoch, cut to
+ * BTC_DB_HOLD_MAX_S from now), as a server's Retry-After asked with
+ * @http_status: DIR/<endpoint_id>.hold, written atomically; a later call
+ * replaces it. A time already past writes nothing.
+ *
+ * Returns: 0 or -errno (-EINVAL for an id that is not 64 hex digits).
+ */
+int btc_db_hold_set(const char *dir, const char *endpoint_id, int64_t until, long http_status);
+
+/**
+ * Whether submissions to @endpoint_id are held back: read without
+ * following a link.
+ *
+ * Returns: 0, *ret_until (in the future, at most BTC_DB_HOLD_MAX_S from
+ *          now) and *ret_status (may be NULL); -ENOENT when there is no
+ *          hold or it has passed; -EBADMSG for an unreadable file; other
+ *          -errno.
+ */
+int btc_db_hold_get(const char *dir, const char *endpoint_id, int64_t *ret_until, long *ret_status);
 
 #endif

@@ -1,5 +1,5 @@
 /* db_internal: what the files of the db module share (db.c, db_list.c,
- * db_attach.c, db_prune.c, db_minidump.c); not part of db.h's contract.
+ * db_attach.c, db_prune.c, db_minidump.c, db_hold.c, db_loop.c); not part of db.h's contract.
  * Helper process and btcrash command. */
 #ifndef BTCRASH_DB_INTERNAL_H
 #define BTCRASH_DB_INTERNAL_H
@@ -82,6 +82,14 @@ int btc_db_commit_temp(int dirfd, int fd, const char *tmp, const char *name);
  * Returns: 0, *ret_data (malloc'ed) and *ret_len, or -errno.
  */
 int btc_db_read_at(int dirfd, const char *name, char **ret_data, size_t *ret_len);
+
+/**
+ * Write @value (compact JSON) as @name in @dirfd atomically: temporary
+ * file, fsync, rename (0600).
+ *
+ * Returns: 0 or -errno.
+ */
+int btc_db_store_json_at(int dirfd, const char *name, json_t *value);
 
 /**
  * Atomically replace @uuid's state in @dirfd with @state, as

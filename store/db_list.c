@@ -189,6 +189,7 @@ btc_db_entry_from_state(json_t *state, struct btc_db_entry *e)
     e->http_status = (long)json_integer_value(json_object_get(state, "http_status"));
     attempts = json_integer_value(json_object_get(state, "attempts"));
     e->attempts = attempts < 0 ? 0 : attempts > INT_MAX ? INT_MAX : (int)attempts;
+    e->next_attempt = (int64_t)json_integer_value(json_object_get(state, "next_attempt"));
     return 0;
 }
 
