@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "backoff.h"
 #include "db.h"
 #include "text.h"
 #include "clock.h"
@@ -101,9 +102,22 @@ close_attachments(struct btc_http_attachment *atts, size_t n)
     free(atts);
 }
 
-/* @state updated in place with the outcome of attempt number @attempts. */
+/* @t (seconds since the epoch) as "2026-12-03 10:42:13 UTC" in @buf. */
+static void
+format_utc(int64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(buf, size, "%lld", (long long)t);
+}
+
+/* @state updated in place with the outcome of attempt number @attempts,
+ * made at @now; a failed one gets its next attempt (backoff.h, and no
+ * sooner than the server's Retry-After), also in res->next_attempt. */
 static int
-record_outcome(json_t *state, const struct btc_http_result *res, json_int_t attempts)
+record_outcome(json_t *state, struct btc_http_result *res, json_int_t attempts, int64_t now)
 {
     const char *name = res->outcome == BTC_HTTP_SENT       ? "sent"
                        : res->outcome == BTC_HTTP_REJECTED ? "rejected"
@@ -111,7 +125,7 @@ record_outcome(json_t *state, const struct btc_http_result *res, json_int_t atte
 
     if (json_object_set_new(state, "state", json_string(name)) < 0 ||
         json_object_set_new(state, "attempts", json_integer(attempts)) < 0 ||
-        json_object_set_new(state, "updated", json_integer((json_int_t)time(NULL))) < 0)
+        json_object_set_new(state, "updated", json_integer((json_int_t)now)) < 0)
         return -ENOMEM;
     if (res->status != 0) {
         if (json_object_set_new(state, "http_status", json_integer(res->status)) < 0)
@@ -120,12 +134,58 @@ record_outcome(json_t *state, const struct btc_http_result *res, json_int_t atte
         /* No answer this time: an older attempt's status would mislead. */
         json_object_del(state, "http_status");
     }
+    res->next_attempt = 0;
+    if (res->outcome == BTC_HTTP_RETRY) {
+        int64_t after =
+            res->retry_after_s > BTC_DB_HOLD_MAX_S ? BTC_DB_HOLD_MAX_S : res->retry_after_s;
+
+        res->next_attempt = now + btc_backoff_delay_s((int)attempts, btc_backoff_random());
+        if (now + after > res->next_attempt)
+            res->next_attempt = now + after;
+        if (json_object_set_new(state, "next_attempt", json_integer(res->next_attempt)) < 0)
+            return -ENOMEM;
+    } else {
+        json_object_del(state, "next_attempt");
+    }
     if (res->outcome == BTC_HTTP_SENT) {
         json_object_del(state, "last_error");
         if (res->rxid[0] && json_object_set_new(state, "rxid", json_string(res->rxid)) < 0)
             return -ENOMEM;
     } else if (json_object_set_new(state, "last_error", json_string(res->error)) < 0) {
         return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Whether the report whose state is @state may be tried now (DESIGN.md
+ * §6): not while its endpoint @id is held back by a Retry-After, nor
+ * before its own next attempt is due. Returns 0, or -EAGAIN with *@ret
+ * saying until when and why. */
+static int
+check_due(const char *dir, const char *id, json_t *state, struct btc_http_result *ret)
+{
+    int64_t now = (int64_t)time(NULL), until = 0,
+            next = json_integer_value(json_object_get(state, "next_attempt"));
+    json_int_t attempts = json_integer_value(json_object_get(state, "attempts"));
+    long status = 0;
+    char when[64];
+
+    if (btc_db_hold_get(dir, id, &until, &status) == 0 && until > now) {
+        *ret = (struct btc_http_result){.outcome = BTC_HTTP_RETRY, .next_attempt = until};
+        format_utc(until, when, sizeof(when));
+        snprintf(ret->error, sizeof(ret->error),
+                 "the server asked to wait until %s (HTTP %ld, Retry-After)", when, status);
+        return -EAGAIN;
+    }
+    /* A due time past the longest backoff and hold is no writer's: a
+     * planted or broken state file does not hold a report back. */
+    if (next > now && next <= now + BTC_BACKOFF_MAX_S + BTC_DB_HOLD_MAX_S) {
+        *ret = (struct btc_http_result){.outcome = BTC_HTTP_RETRY, .next_attempt = next};
+        format_utc(next, when, sizeof(when));
+        snprintf(ret->error, sizeof(ret->error),
+                 "next attempt due at %s (backoff after %lld failed attempt%s)", when,
+                 (long long)attempts, attempts == 1 ? "" : "s");
+        return -EAGAIN;
     }
     return 0;
 }
@@ -212,6 +272,7 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     struct btc_http_attachment *atts = NULL;
     struct btc_http_payload payload;
     struct btc_http_result res;
+    char id[BTC_HTTP_ENDPOINT_ID_LEN + 1];
     json_t *state = NULL, *report = NULL;
     const char *current;
     json_int_t attempts;
@@ -225,6 +286,9 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     if (r < 0)
         goto out;
     current = json_string_value(json_object_get(state, "state"));
+    /* `flush --retry-rejected`: a rejected report is pending again. */
+    if (current && !strcmp(current, "rejected") && (flags & BTC_DELIVER_RETRY_REJECTED))
+        current = NULL;
     if (current && strcmp(current, "pending") != 0) {
         r = -EALREADY;
         goto out;
@@ -232,6 +296,14 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     r = check_endpoint(state, cfg, flags);
     if (r < 0)
         goto out;
+    r = btc_http_endpoint_id(cfg->endpoint, cfg->token, id);
+    if (r < 0)
+        goto out;
+    if (!(flags & BTC_DELIVER_FORCE)) {
+        r = check_due(dir, id, state, ret);
+        if (r < 0)
+            goto out;
+    }
     r = btc_db_read_report(dir, uuid, &json, &len);
     if (r < 0)
         goto out;
@@ -253,9 +325,22 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     }
     attempts = json_integer_value(json_object_get(state, "attempts"));
     attempts = attempts < 0 ? 1 : attempts + 1;
-    r = record_outcome(state, &res, attempts);
+    r = record_outcome(state, &res, attempts, (int64_t)time(NULL));
     if (r < 0)
         goto out;
+    /* Every process that shares the database holds back from the
+     * endpoint, not only this report (btc_db_hold_get). */
+    if (res.retry_after_s > 0) {
+        int h = btc_db_hold_set(dir, id, (int64_t)time(NULL) + res.retry_after_s, res.status);
+
+        if (h < 0 && log) {
+            char line[256];
+
+            snprintf(line, sizeof(line), "could not record the server's Retry-After in %s: %s", dir,
+                     strerror(-h));
+            log(line, log_ctx);
+        }
+    }
     /* Whatever happens to the state file, the attempt was made and the
      * caller learns its outcome. A failed write leaves the report pending:
      * a later flush sends it again (at worst a duplicate, never a loss). */
@@ -333,8 +418,10 @@ btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_con
 
         if (now >= deadline_mono_ns)
             break;
-        if ((e->state && strcmp(e->state, "pending") != 0) ||
-            (skip_uuid && strcmp(e->uuid, skip_uuid) == 0))
+        bool wanted = !e->state || !strcmp(e->state, "pending") ||
+                      (!strcmp(e->state, "rejected") && (flags & BTC_DELIVER_RETRY_REJECTED));
+
+        if (!wanted || (skip_uuid && strcmp(e->uuid, skip_uuid) == 0))
             continue;
         r = entry_is_for(e, id, flags);
         if (r == 0) {
@@ -351,12 +438,22 @@ btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_con
                 each(e->uuid, r, NULL, each_ctx);
             continue;
         }
+        /* Not due yet (a Retry-After, its backoff): not tried, said why. */
+        if (r == -EAGAIN) {
+            if (each)
+                each(e->uuid, r, &res, each_ctx);
+            continue;
+        }
         /* Too little time left for another attempt: neither is this one. */
         if (r == -ETIMEDOUT && deadline == deadline_mono_ns)
             break;
         tried++;
         if (each)
             each(e->uuid, r, r < 0 ? NULL : &res, each_ctx);
+        /* A wrong token or URL fails every report alike: the others stay
+         * pending, untried, until it is fixed. */
+        if (r == 0 && res.endpoint_wrong)
+            break;
     }
     btc_db_entries_free(entries, n);
     return tried;

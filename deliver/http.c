@@ -883,10 +883,25 @@ classify(struct submit *s, CURLcode rc, long status, struct btc_http_result *res
         parse_rxid(s, res->rxid, sizeof(res->rxid));
         return;
     }
-    res->outcome =
-        status >= 400 && status < 500 && status != 429 ? BTC_HTTP_REJECTED : BTC_HTTP_RETRY;
     server_message(s, said, sizeof(said));
-    snprintf(res->error, sizeof(res->error), "HTTP %ld%s%s", status, said[0] ? ": " : "", said);
+    /* Only a refusal of the report itself is a verdict on it (DESIGN.md
+     * §4). Any other 4xx but 429 says the endpoint or token is wrong: the
+     * report stays pending for when that is fixed, and so does every
+     * other, untried (endpoint_wrong). */
+    if (status == 400 || status == 413 || status == 422) {
+        res->outcome = BTC_HTTP_REJECTED;
+    } else if (status >= 400 && status < 500 && status != 429) {
+        res->outcome = BTC_HTTP_RETRY;
+        res->endpoint_wrong = true;
+    } else {
+        res->outcome = BTC_HTTP_RETRY;
+    }
+    snprintf(res->error, sizeof(res->error), "HTTP %ld%s%s%s", status, said[0] ? ": " : "", said,
+             !res->endpoint_wrong             ? ""
+             : status == 401 || status == 403 ? " (the server refused the token: check "
+                                                "BACKTRACE_TOKEN)"
+             : status == 404 ? " (no submission endpoint at this URL: check BACKTRACE_ENDPOINT)"
+                             : " (check BACKTRACE_ENDPOINT)");
 }
 
 /* Whether @p is a payload btc_http_submit_payload can send. */
@@ -960,6 +975,15 @@ btc_http_submit_payload(const struct btc_config *cfg, const struct btc_http_payl
     if (btc_curl.easy_getinfo(s.curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
         status = 0;
     classify(&s, rc, status, &res);
+    /* curl parses Retry-After, in seconds or as an HTTP date, into seconds
+     * from now (0: none, or a date past). Only a 429 or 503 asks us to
+     * hold back with it. */
+    if (status == 429 || status == 503) {
+        curl_off_t after = 0;
+
+        if (btc_curl.easy_getinfo(s.curl, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
+            res.retry_after_s = (int64_t)after;
+    }
     ms = (long)((btc_clock_now_ns() - started) / 1000000);
     if (res.outcome == BTC_HTTP_SENT && rc != CURLE_OK)
         say(&s, "HTTP 200 after %ld ms, then: %s; counted as sent, without rxid", ms,
@@ -968,7 +992,9 @@ btc_http_submit_payload(const struct btc_config *cfg, const struct btc_http_payl
         say(&s, "HTTP 200 after %ld ms, rxid %s", ms, res.rxid[0] ? res.rxid : "(none in answer)");
     else if (rc == CURLE_OK)
         say(&s, "HTTP %ld after %ld ms: %s", status, ms,
-            res.outcome == BTC_HTTP_REJECTED ? "rejected, will not retry" : "will retry");
+            res.outcome == BTC_HTTP_REJECTED ? "rejected, will not retry"
+            : res.endpoint_wrong             ? "the endpoint or token is wrong, will retry"
+                                             : "will retry");
     else
         say(&s, "failed after %ld ms: %s", ms, res.error);
     snprintf(res.note, sizeof(res.note), "%s", s.note);

@@ -17,8 +17,10 @@ enum btc_http_outcome {
                           200 status line did not arrive in time or whole
                           (a time-out, a closed connection): the server has
                           the report; rxid is then "" and note says so */
-    BTC_HTTP_REJECTED, /* 4xx other than 429: keep the report, never retry it */
-    BTC_HTTP_RETRY,    /* 429, 5xx, any other status, network error, time out */
+    BTC_HTTP_REJECTED, /* 400, 413, 422: a refusal of the report itself; keep
+                          it, never retry it */
+    BTC_HTTP_RETRY,    /* 429, 5xx, any other status, network error, time out;
+                          and any other 4xx (endpoint_wrong) */
 };
 
 struct btc_http_result {
@@ -29,6 +31,14 @@ struct btc_http_result {
                         server said"), or "" */
     char note[512];  /* what was left out of the request (an attachment, and
                         why), or "" */
+    /* A 4xx that says the endpoint or token is wrong (401, 403, 404...):
+     * the report stays pending, and so should every other report to it. */
+    bool endpoint_wrong;
+    /* A 429 or 503's Retry-After, in seconds from now; 0 when none. */
+    int64_t retry_after_s;
+    /* When the report may be tried again (seconds since the epoch), set by
+     * deliver.h for an attempt that failed or was not due; 0 otherwise. */
+    int64_t next_attempt;
     /* All are escaped (text.h) and cut: what a server sends never reaches
      * a terminal raw. */
 };

@@ -40,6 +40,7 @@ static struct {
     char url[512];
     char parts[8][128]; /* the part names of the requests, in order */
     int nparts;
+    curl_off_t retry_after; /* CURLINFO_RETRY_AFTER */
 } g_mock;
 
 CURLcode __real_curl_easy_setopt(CURL *curl, CURLoption option, ...);
@@ -107,6 +108,8 @@ __wrap_curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
     va_start(ap, info);
     if (info == CURLINFO_RESPONSE_CODE)
         *va_arg(ap, long *) = g_mock.rc == CURLE_OK ? g_mock.status : 0;
+    else if (info == CURLINFO_RETRY_AFTER)
+        *va_arg(ap, curl_off_t *) = g_mock.retry_after;
     va_end(ap);
     return CURLE_OK;
 }
@@ -387,8 +390,10 @@ test_deliver_failures_stay_pending_and_count_attempts(void **state)
     assert_int_equal(
         btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
     g_mock.rc = CURLE_COULDNT_CONNECT;
-    assert_int_equal(
-        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    /* Before its backoff is over only a forced attempt goes. */
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, BTC_DELIVER_FORCE, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     0);
     assert_int_equal(res.outcome, BTC_HTTP_RETRY);
     st = state_of(f, NEW);
     assert_string_equal(json_string_value(json_object_get(st, "state")), "pending");
@@ -397,6 +402,194 @@ test_deliver_failures_stay_pending_and_count_attempts(void **state)
     /* No answer the second time: the first one's status is not kept. */
     assert_null(json_object_get(st, "http_status"));
     json_decref(st);
+}
+
+static int64_t
+now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void
+test_deliver_failure_waits_out_its_backoff(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    int64_t before = now_s(), next;
+    json_t *st;
+
+    store(f, NEW, 100);
+    g_mock.status = 500;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    st = state_of(f, NEW);
+    next = json_integer_value(json_object_get(st, "next_attempt"));
+    json_decref(st);
+    /* After one failure: 30 to 60 s, jittered. */
+    assert_true(next >= before + 30 && next <= now_s() + 60);
+    assert_int_equal(res.next_attempt, next);
+    /* Whoever tries it next waits too, a backlog pass included. */
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), -EAGAIN);
+    assert_int_equal(res.next_attempt, next);
+    assert_non_null(strstr(res.error, "next attempt due at "));
+    assert_non_null(strstr(res.error, "backoff after 1 failed attempt)"));
+    assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, 0, 1000, deadline_in(2000), NULL,
+                                         NULL, NULL, NULL),
+                     0);
+    assert_int_equal(g_mock.performs, 1);
+    /* The second failure waits 60 to 120 s. */
+    before = now_s();
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, BTC_DELIVER_FORCE, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     0);
+    assert_true(res.next_attempt >= before + 60 && res.next_attempt <= now_s() + 120);
+    /* Sent: no next attempt. */
+    g_mock.status = 200;
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, BTC_DELIVER_FORCE, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     0);
+    st = state_of(f, NEW);
+    assert_null(json_object_get(st, "next_attempt"));
+    json_decref(st);
+}
+
+static void
+test_deliver_retry_after_holds_the_endpoint_back_for_every_report(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_config other = f->cfg;
+    struct btc_http_result res;
+    int64_t until = 0;
+    long status = 0;
+
+    store(f, OLD, 100);
+    store(f, NEW, 200);
+    g_mock.status = 429;
+    g_mock.retry_after = 600;
+    assert_int_equal(
+        btc_deliver_report(f->dir, OLD, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_true(res.next_attempt >= now_s() + 599);
+    assert_int_equal(btc_db_hold_get(f->dir, f->endpoint_id, &until, &status), 0);
+    assert_true(until >= now_s() + 599 && until <= now_s() + 600);
+    assert_int_equal(status, 429);
+    /* A report never tried waits as well. */
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), -EAGAIN);
+    assert_non_null(strstr(res.error, "the server asked to wait until "));
+    assert_non_null(strstr(res.error, "(HTTP 429, Retry-After)"));
+    assert_int_equal(res.next_attempt, until);
+    assert_int_equal(g_mock.performs, 1);
+    /* Another endpoint is not held back. */
+    other.token = "another-token";
+    store_with(f, MID, 150, endpoint_state(other.endpoint, other.token, NULL));
+    g_mock.status = 200;
+    g_mock.retry_after = 0;
+    assert_int_equal(
+        btc_deliver_report(f->dir, MID, &other, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+    /* flush --force goes anyway. */
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, BTC_DELIVER_FORCE, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+}
+
+static void
+test_deliver_hold_and_due_times_are_bounded(void **state)
+{
+    struct fixture *f = *state;
+    struct btc_http_result res;
+    char path[256];
+    int64_t until = 0;
+    FILE *h;
+    json_t *st;
+
+    /* A server asking for a year gets a day. */
+    assert_int_equal(btc_db_hold_set(f->dir, f->endpoint_id, now_s() + 365 * 86400, 429), 0);
+    assert_int_equal(btc_db_hold_get(f->dir, f->endpoint_id, &until, NULL), 0);
+    assert_true(until <= now_s() + BTC_DB_HOLD_MAX_S);
+    /* A planted hold for a year is cut the same way; a link is not read. */
+    snprintf(path, sizeof(path), "%s/%s.hold", f->dir, f->endpoint_id);
+    assert_non_null(h = fopen(path, "w"));
+    fprintf(h, "{\"until\": %lld}", (long long)(now_s() + 365 * 86400));
+    fclose(h);
+    assert_int_equal(btc_db_hold_get(f->dir, f->endpoint_id, &until, NULL), 0);
+    assert_true(until <= now_s() + BTC_DB_HOLD_MAX_S);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/etc/hostname", path), 0);
+    assert_true(btc_db_hold_get(f->dir, f->endpoint_id, &until, NULL) < 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(btc_db_hold_get(f->dir, "../../etc/passwd", &until, NULL), -EINVAL);
+    /* A due time no writer would set does not hold a report back. */
+    store(f, NEW, 100);
+    st = endpoint_state(f->cfg.endpoint, f->cfg.token, NULL);
+    json_object_set_new(st, "next_attempt", json_integer(now_s() + 10 * 365 * 86400LL));
+    assert_int_equal(btc_db_write_state(f->dir, NEW, st), 0);
+    json_decref(st);
+    g_mock.status = 200;
+    assert_int_equal(
+        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(res.outcome, BTC_HTTP_SENT);
+}
+
+static void
+test_deliver_wrong_token_or_url_keeps_the_backlog_pending(void **state)
+{
+    static const long statuses[] = {401, 404};
+    struct fixture *f = *state;
+
+    store(f, OLD, 100);
+    store(f, MID, 200);
+    store(f, NEW, 300);
+    for (size_t i = 0; i < 2; i++) {
+        struct btc_db_entry *e = NULL;
+        size_t n = 0;
+        int performs = g_mock.performs;
+
+        g_mock.status = statuses[i];
+        /* The first is tried; it fails as every other would: they are
+         * left untried, and nothing is rejected. */
+        assert_int_equal(btc_deliver_pending(f->dir, NULL, &f->cfg, BTC_DELIVER_FORCE, 1000,
+                                             deadline_in(2000), NULL, NULL, NULL, NULL),
+                         1);
+        assert_int_equal(g_mock.performs, performs + 1);
+        assert_int_equal(btc_db_list(f->dir, &e, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t k = 0; k < n; k++)
+            assert_string_equal(e[k].state, "pending");
+        btc_db_entries_free(e, n);
+    }
+    /* 400 is about that one report: only it is rejected. */
+    g_mock.status = 400;
+    assert_int_equal(btc_deliver_report(f->dir, MID, &f->cfg, BTC_DELIVER_FORCE, deadline_in(2000),
+                                        NULL, NULL, &(struct btc_http_result){0}),
+                     0);
+    {
+        json_t *a = state_of(f, OLD), *b = state_of(f, MID), *c = state_of(f, NEW);
+
+        assert_string_equal(json_string_value(json_object_get(a, "state")), "pending");
+        assert_string_equal(json_string_value(json_object_get(b, "state")), "rejected");
+        assert_string_equal(json_string_value(json_object_get(c, "state")), "pending");
+        json_decref(a);
+        json_decref(b);
+        json_decref(c);
+    }
+    /* --retry-rejected requeues it. */
+    g_mock.status = 200;
+    assert_int_equal(btc_deliver_report(f->dir, MID, &f->cfg, 0, deadline_in(2000), NULL, NULL,
+                                        &(struct btc_http_result){0}),
+                     -EALREADY);
+    assert_int_equal(btc_deliver_report(f->dir, MID, &f->cfg, BTC_DELIVER_RETRY_REJECTED,
+                                        deadline_in(2000), NULL, NULL,
+                                        &(struct btc_http_result){0}),
+                     0);
+    {
+        json_t *b = state_of(f, MID);
+
+        assert_string_equal(json_string_value(json_object_get(b, "state")), "sent");
+        json_decref(b);
+    }
 }
 
 static void
@@ -701,11 +894,12 @@ test_deliver_local_report_tried_once_is_bound_to_the_endpoint(void **state)
     /* A retry needs no flag now, and no other endpoint may have it. */
     g_mock.status = 200;
     other.token = "another-token";
-    assert_int_equal(btc_deliver_report(f->dir, NEW, &other, BTC_DELIVER_LOCAL, deadline_in(2000),
-                                        NULL, NULL, &res),
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &other, BTC_DELIVER_LOCAL | BTC_DELIVER_FORCE,
+                                        deadline_in(2000), NULL, NULL, &res),
                      -EXDEV);
-    assert_int_equal(
-        btc_deliver_report(f->dir, NEW, &f->cfg, 0, deadline_in(2000), NULL, NULL, &res), 0);
+    assert_int_equal(btc_deliver_report(f->dir, NEW, &f->cfg, BTC_DELIVER_FORCE, deadline_in(2000),
+                                        NULL, NULL, &res),
+                     0);
     assert_int_equal(res.outcome, BTC_HTTP_SENT);
     assert_int_equal(g_mock.performs, 2);
 }
@@ -872,6 +1066,14 @@ main(void)
         cmocka_unit_test_setup_teardown(test_deliver_400_is_rejected_and_never_retried, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deliver_failures_stay_pending_and_count_attempts,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_failure_waits_out_its_backoff, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deliver_retry_after_holds_the_endpoint_back_for_every_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_hold_and_due_times_are_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_wrong_token_or_url_keeps_the_backlog_pending,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_without_time_left_changes_nothing, setup,
                                         teardown),

@@ -44,6 +44,7 @@ struct mock {
     char url[512];
     char parts[8][128];
     int nparts;
+    curl_off_t retry_after; /* what CURLINFO_RETRY_AFTER gives */
 };
 
 static struct mock g_mock;
@@ -154,8 +155,11 @@ __wrap_curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
     va_start(ap, info);
     if (info == CURLINFO_RESPONSE_CODE)
         *va_arg(ap, long *) = g_mock.status;
+    else if (info == CURLINFO_RETRY_AFTER)
+        *va_arg(ap, curl_off_t *) = g_mock.retry_after;
     va_end(ap);
-    return info == CURLINFO_RESPONSE_CODE ? CURLE_OK : CURLE_UNKNOWN_OPTION;
+    return info == CURLINFO_RESPONSE_CODE || info == CURLINFO_RETRY_AFTER ? CURLE_OK
+                                                                          : CURLE_UNKNOWN_OPTION;
 }
 
 CURLcode
@@ -535,16 +539,71 @@ expect_outcome(long status, enum btc_http_outcome want)
     assert_string_equal(res.error, text);
 }
 
+/* The outcome of @status, and whether it says the endpoint is wrong, with
+ * the guidance @hint (NULL: none) after "HTTP <status>". */
 static void
-test_submit_4xx_but_429_is_rejected(void **state)
+expect_class(long status, enum btc_http_outcome want, bool endpoint_wrong, const char *hint)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    char text[256];
+
+    g_mock.status = status;
+    g_mock.body = NULL;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.outcome, want);
+    assert_int_equal(res.endpoint_wrong, endpoint_wrong);
+    snprintf(text, sizeof(text), "HTTP %ld%s", status, hint ? hint : "");
+    assert_string_equal(res.error, text);
+}
+
+static void
+test_submit_only_400_413_422_reject_the_report(void **state)
 {
     (void)state;
-    expect_outcome(400, BTC_HTTP_REJECTED);
-    expect_outcome(401, BTC_HTTP_REJECTED);
-    expect_outcome(403, BTC_HTTP_REJECTED);
-    expect_outcome(404, BTC_HTTP_REJECTED);
-    expect_outcome(413, BTC_HTTP_REJECTED);
-    expect_outcome(499, BTC_HTTP_REJECTED);
+    expect_class(400, BTC_HTTP_REJECTED, false, NULL);
+    expect_class(413, BTC_HTTP_REJECTED, false, NULL);
+    expect_class(422, BTC_HTTP_REJECTED, false, NULL);
+}
+
+static void
+test_submit_other_4xx_say_the_endpoint_or_token_is_wrong(void **state)
+{
+    (void)state;
+    /* A configuration error is no verdict on the report: it stays
+     * pending, and the error says what to fix. */
+    expect_class(401, BTC_HTTP_RETRY, true,
+                 " (the server refused the token: check BACKTRACE_TOKEN)");
+    expect_class(403, BTC_HTTP_RETRY, true,
+                 " (the server refused the token: check BACKTRACE_TOKEN)");
+    expect_class(404, BTC_HTTP_RETRY, true,
+                 " (no submission endpoint at this URL: check BACKTRACE_ENDPOINT)");
+    expect_class(405, BTC_HTTP_RETRY, true, " (check BACKTRACE_ENDPOINT)");
+    expect_class(499, BTC_HTTP_RETRY, true, " (check BACKTRACE_ENDPOINT)");
+    expect_class(429, BTC_HTTP_RETRY, false, NULL);
+}
+
+static void
+test_submit_takes_retry_after_from_429_and_503_only(void **state)
+{
+    struct btc_config cfg = config("http://host", "0123abcd");
+    struct btc_http_result res;
+    struct logbuf log = {0};
+    static const long statuses[] = {429, 503, 500, 200};
+    static const int64_t want[] = {120, 120, 0, 0};
+
+    (void)state;
+    g_mock.retry_after = 120;
+    for (size_t i = 0; i < 4; i++) {
+        g_mock.status = statuses[i];
+        assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+        assert_int_equal(res.retry_after_s, want[i]);
+    }
+    g_mock.retry_after = 0;
+    g_mock.status = 429;
+    assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
+    assert_int_equal(res.retry_after_s, 0);
 }
 
 static void
@@ -921,9 +980,11 @@ test_submit_error_quotes_what_the_server_said(void **state)
 {
     (void)state;
     expect_error(400, "{\"message\":\"invalid object\"}", "HTTP 400: invalid object");
-    expect_error(401, "{\"error\":\"unauthorized\"}", "HTTP 401: unauthorized");
+    expect_error(401, "{\"error\":\"unauthorized\"}",
+                 "HTTP 401: unauthorized (the server refused the token: check BACKTRACE_TOKEN)");
     expect_error(403, "{\"error\":{\"message\":\"universe suspended\"}}",
-                 "HTTP 403: universe suspended");
+                 "HTTP 403: universe suspended (the server refused the token: check "
+                 "BACKTRACE_TOKEN)");
     /* "message" comes first. */
     expect_error(400, "{\"error\":\"e\",\"message\":\"m\"}", "HTTP 400: m");
     /* Not JSON: the first line. */
@@ -970,7 +1031,8 @@ test_submit_never_keeps_a_token_the_server_echoes(void **state)
     g_mock.status = 401;
     g_mock.body = "{\"message\":\"bad token " TOKEN " (" TOKEN_ENC ")\"}";
     assert_int_equal(submit(&cfg, NULL, 0, &log, &res), 0);
-    assert_string_equal(res.error, "HTTP 401: bad token REDACTED (REDACTED)");
+    assert_string_equal(res.error, "HTTP 401: bad token REDACTED (REDACTED) (the server refused "
+                                   "the token: check BACKTRACE_TOKEN)");
     setup(NULL);
     g_mock.status = 200;
     g_mock.body = "{\"response\":\"ok\",\"_rxid\":\"rx-" TOKEN "\"}";
@@ -1077,8 +1139,10 @@ main(void)
         cmocka_unit_test(test_endpoint_id_changes_with_the_token_and_the_endpoint),
         cmocka_unit_test_setup(test_submit_200_is_sent_with_the_rxid, setup),
         cmocka_unit_test_setup(test_submit_200_with_another_body_is_sent_without_rxid, setup),
-        cmocka_unit_test_setup(test_submit_4xx_but_429_is_rejected, setup),
+        cmocka_unit_test_setup(test_submit_only_400_413_422_reject_the_report, setup),
+        cmocka_unit_test_setup(test_submit_other_4xx_say_the_endpoint_or_token_is_wrong, setup),
         cmocka_unit_test_setup(test_submit_429_5xx_and_other_statuses_are_retried, setup),
+        cmocka_unit_test_setup(test_submit_takes_retry_after_from_429_and_503_only, setup),
         cmocka_unit_test_setup(test_submit_network_error_is_retried_with_curls_text, setup),
         cmocka_unit_test_setup(test_submit_error_without_curl_text_uses_curl_easy_strerror, setup),
         cmocka_unit_test_setup(test_submit_never_shows_the_token_in_logs_or_errors, setup),
