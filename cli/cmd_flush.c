@@ -12,19 +12,27 @@
 #include "deliver.h"
 #include "http.h"
 
-static const char g_usage[] = "btcrash flush [--local]";
+static const char g_usage[] = "btcrash flush [--local] [--force] [--retry-rejected]";
 
 static const char g_help[] =
-    "usage: btcrash flush [--local]\n"
+    "usage: btcrash flush [--local] [--force] [--retry-rejected]\n"
     "\n"
     "Submit every pending report of the crash database that was made for\n"
-    "BACKTRACE_ENDPOINT (the same URL and token) now, oldest first, each within\n"
-    "BACKTRACE_TIMEOUT, and print one line per report:\n"
+    "BACKTRACE_ENDPOINT (the same URL and token) and is due, oldest first, each\n"
+    "within BACKTRACE_TIMEOUT, and print one line per report:\n"
     "  ID sent (rxid RXID)            accepted by the server;\n"
-    "  ID rejected (HTTP STATUS: ...) refused (4xx); kept, never sent again;\n"
-    "  ID still pending: ERROR        a network error, a time-out, 429 or 5xx;\n"
-    "                                 kept for the next flush;\n"
+    "  ID rejected (HTTP STATUS: ...) the server refused the report itself (400,\n"
+    "                                 413, 422); kept, never sent again;\n"
+    "  ID still pending: ERROR        a network error, a time-out, 429, 5xx, or a\n"
+    "                                 wrong token or URL (401, 403, 404: the error\n"
+    "                                 says what to fix; the other reports are then\n"
+    "                                 not tried); kept, retried with backoff;\n"
+    "  ID waiting: WHY                not due: the server asked to wait\n"
+    "                                 (Retry-After), or its backoff is not over;\n"
     "  ID skipped: ...                made for another endpoint, or in local mode.\n"
+    "A failed report is retried after 30 to 60 s, then twice as long each time,\n"
+    "up to 3 to 6 hours; a 429 or 503 with Retry-After holds every btcrash\n"
+    "process of this database back from the endpoint until then (a day at most).\n"
     "Reports that were sent or rejected before are left alone. A report goes\n"
     "only to the endpoint it was made for: another program's reports, with its\n"
     "own endpoint and token, are never sent here. Then the database is tidied:\n"
@@ -35,6 +43,9 @@ static const char g_help[] =
     "  --local    also send the reports made in local mode (no endpoint set) or\n"
     "             for no known endpoint (an older btcrash, a repaired state file)\n"
     "             to BACKTRACE_ENDPOINT; from then on they belong to it\n"
+    "  --force    try every report now, whatever its backoff or a Retry-After\n"
+    "  --retry-rejected\n"
+    "             send the rejected reports again too\n"
     "\n"
     "environment:\n"
     "  BACKTRACE_ENDPOINT       where to submit (required here)\n"
@@ -47,8 +58,9 @@ static const char g_help[] =
     "                           /tmp/btcrash-$UID)\n"
     "\n"
     "exit status: 0 when every report tried was sent or rejected (or there was\n"
-    "nothing to send); 1 when a report is still pending, no endpoint is set or the\n"
-    "database cannot be read; 2 for bad arguments.\n";
+    "nothing to send, or nothing due yet); 1 when a report tried is still\n"
+    "pending, no endpoint is set or the database cannot be read; 2 for bad\n"
+    "arguments.\n";
 
 struct tally {
     int done;    /* sent or rejected */
@@ -69,7 +81,11 @@ report_done(const char *uuid, int err, const struct btc_http_result *res, void *
 {
     struct tally *t = ctx;
 
-    if (err == -EXDEV) {
+    if (err == -EAGAIN && res) {
+        printf("%s waiting: ", uuid);
+        btc_cli_put_safe(stdout, res->error, "not due yet");
+        fputc('\n', stdout);
+    } else if (err == -EXDEV) {
         printf("%s skipped: made for another endpoint\n", uuid);
     } else if (err == -ENOTCONN) {
         printf("%s skipped: made in local mode or for no known endpoint; 'btcrash flush --local' "
@@ -95,6 +111,8 @@ report_done(const char *uuid, int err, const struct btc_http_result *res, void *
     } else {
         printf("%s still pending: ", uuid);
         btc_cli_put_safe(stdout, res->error[0] ? res->error : NULL, "not accepted");
+        if (res->endpoint_wrong)
+            fputs("; the other reports were not tried", stdout);
         fputc('\n', stdout);
         t->pending++;
     }
@@ -135,10 +153,16 @@ btc_cli_flush(int argc, char **argv)
     bool options_done = false;
     int first, kept = 1, r;
 
-    /* --local is flush's own; btc_cli_parse_options sees the rest. */
+    /* flush's own options; btc_cli_parse_options sees the rest. */
     for (int i = 1; i < argc; i++) {
-        if (!options_done && !strcmp(argv[i], "--local")) {
-            flags |= BTC_DELIVER_LOCAL;
+        unsigned flag = options_done                           ? 0
+                        : !strcmp(argv[i], "--local")          ? BTC_DELIVER_LOCAL
+                        : !strcmp(argv[i], "--force")          ? BTC_DELIVER_FORCE
+                        : !strcmp(argv[i], "--retry-rejected") ? BTC_DELIVER_RETRY_REJECTED
+                                                               : 0;
+
+        if (flag) {
+            flags |= flag;
             continue;
         }
         options_done = options_done || !strcmp(argv[i], "--");
@@ -170,7 +194,8 @@ btc_cli_flush(int argc, char **argv)
         return BTC_CLI_EXIT_FAIL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!entries[i].state || !strcmp(entries[i].state, "pending"))
+        if (!entries[i].state || !strcmp(entries[i].state, "pending") ||
+            (!strcmp(entries[i].state, "rejected") && (flags & BTC_DELIVER_RETRY_REJECTED)))
             pending++;
         if (entries[i].problem) {
             fprintf(stderr, "btcrash flush: report %s: ", entries[i].uuid);

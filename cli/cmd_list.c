@@ -20,7 +20,9 @@ static const char g_help[] =
     "crash (local time), application, signal and the faulting thread's top frame.\n"
     "\n"
     "States: pending (stored, not accepted by a server yet: 'btcrash flush' sends\n"
-    "it), sent (accepted), rejected (the server refused it with the HTTP status\n"
+    "it; \"pending (next TIME)\" when a failed attempt's backoff or the server's\n"
+    "Retry-After puts its next attempt off until TIME), sent (accepted), rejected (the server "
+    "refused it with the HTTP status\n"
     "shown, e.g. \"rejected (400)\"; it is never sent again), corrupt (its file\n"
     "could not be parsed and was moved aside to ID.json.corrupt; never sent, and\n"
     "the first to go when the database is full). A state file that could not be\n"
@@ -76,6 +78,18 @@ put_cell(const char *s, size_t width, bool last)
         fputc(' ', stdout);
 }
 
+/* When @e, pending, may be tried next: its backoff, or its endpoint's
+ * Retry-After hold, whichever is later; 0 when it is due now. */
+static int64_t
+next_due(const char *dir, const struct btc_db_entry *e)
+{
+    int64_t now = (int64_t)time(NULL), due = e->next_attempt, until = 0;
+
+    if (e->endpoint_id && btc_db_hold_get(dir, e->endpoint_id, &until, NULL) == 0 && until > due)
+        due = until;
+    return due > now ? due : 0;
+}
+
 int
 btc_cli_list(int argc, char **argv)
 {
@@ -120,13 +134,25 @@ btc_cli_list(int argc, char **argv)
         char when[64] = "-";
         time_t t = (time_t)e->timestamp;
         struct tm tm;
-        char rejected[64];
+        char shown[64]; /* the state cell, when it says more than the state */
 
         if (e->timestamp > 0 && localtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
         if (!strcmp(state, "rejected") && e->http_status > 0) {
-            snprintf(rejected, sizeof(rejected), "rejected (%ld)", e->http_status);
-            state = rejected;
+            snprintf(shown, sizeof(shown), "rejected (%ld)", e->http_status);
+            state = shown;
+        } else if (!strcmp(state, "pending")) {
+            int64_t due = next_due(dir, e);
+
+            if (due > 0) {
+                char at[32] = "?";
+
+                t = (time_t)due;
+                if (localtime_r(&t, &tm))
+                    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", &tm);
+                snprintf(shown, sizeof(shown), "pending (next %s)", at);
+                state = shown;
+            }
         }
         cells[i][COL_STATE] = cell(state);
         cells[i][COL_ID] = cell(e->uuid);

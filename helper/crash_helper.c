@@ -144,8 +144,8 @@ on_older(const char *uuid, int err, const struct btc_http_result *res, void *ctx
 {
     struct older *o = ctx;
 
-    if (err == -EXDEV || err == -ENOTCONN)
-        return; /* another endpoint's, or local: left alone */
+    if (err == -EXDEV || err == -ENOTCONN || err == -EAGAIN)
+        return; /* another endpoint's, local, or not due yet: left alone */
     if (err == 0 && res->outcome == BTC_HTTP_SENT)
         o->sent++;
     else if (err == 0 && res->outcome == BTC_HTTP_REJECTED)

@@ -9,6 +9,8 @@ btc_outcome_why(int err, const struct btc_http_result *res, char *buf, size_t si
 {
     if (err == -ETIMEDOUT)
         snprintf(buf, size, "no time left to send it");
+    else if (err == -EAGAIN && res && res->error[0])
+        snprintf(buf, size, "not sent yet: %s; 'btcrash flush' sends it then", res->error);
     else if (err == -EBUSY)
         snprintf(buf, size, "it is being sent by another process (btcrash flush)");
     else if (err < 0)

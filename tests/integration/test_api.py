@@ -24,7 +24,7 @@ import time
 import pytest
 
 import receiver as rxmod
-from conftest import base_env, reports, run, uploads
+from conftest import backoff_over, base_env, reports, run, uploads
 from frames import format_stacks, is_int, is_own, marker_line, norm, parse_gdb_bt, report_frames
 
 pytestmark = pytest.mark.api
@@ -800,6 +800,8 @@ def test_flush_pending(btc, check, receiver, db):
     with open(path, "wb") as f:
         f.write(b"changed after the send\n")
     rx.set_mode("ok")
+    # Later, once the 500's backoff is over.
+    backoff_over(db)
     n0 = len(rx.snapshot())
     fr = btc.cmd(["flush"], db, **env)
     print("flush: %s" % (fr.out + fr.err).strip())

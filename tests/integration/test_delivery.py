@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 
 import receiver as rxmod
-from conftest import DEFAULT_TIMEOUT_S, RUN_TIMEOUT, all_files, reports, run
+from conftest import DEFAULT_TIMEOUT_S, RUN_TIMEOUT, all_files, backoff_over, reports, run
 
 pytestmark = pytest.mark.delivery
 
@@ -130,6 +130,8 @@ def flush_and_check(btc, check, rx, db, uuids, what, args=("flush",), **env):
     for each, "UUID sent (rxid RXID)". Returns uuid -> request."""
     n0 = len(rx.snapshot())
     rx.set_mode("ok")
+    # Minutes later, when the failed attempts' backoff is over.
+    backoff_over(db)
     before = reports(db)
     r = btc.cmd(list(args), db, BACKTRACE_ENDPOINT=rx.url, **env)
     print("%s:\n%s" % (" ".join(args), (r.out + r.err).rstrip()))
@@ -289,8 +291,9 @@ def test_multipart(btc, receiver, check, db):
 
 
 # ---------------------------------------------------------------------------
-# Responses (DESIGN §4: only 200 is success; 4xx but 429 a rejection, kept
-# with its status and never sent again; 429, 5xx and anything else pending)
+# Responses (DESIGN §4: only 200 is success; 400, 413 and 422 a rejection,
+# kept with its status and never sent again; 429, 5xx, a wrong endpoint or
+# token (401, 403, 404) and anything else pending, retried with backoff)
 
 
 @pytest.mark.parametrize("status", [200, 400, 404, 429, 500, 201], ids=str)
@@ -311,17 +314,33 @@ def test_status(btc, receiver, check, db, status):
         check.eq(outcome, ["btcrash: report %s sent (rxid %s)" % (u, reqs[0].rxid)],
                  "the outcome line on stderr")
         check_state(check, rep, "sent", "HTTP 200", status=200, rxid=reqs[0].rxid)
-    elif status in (400, 404):
+    elif status == 400:
         check.eq(outcome, ["btcrash: report %s rejected by the server: HTTP %d" % (u, status)],
                  "the outcome line on stderr")
         check_state(check, rep, "rejected", "HTTP %d" % status, status=status,
                     error="HTTP %d" % status)
     else:
-        check.eq(outcome, ["btcrash: report %s kept for retry: HTTP %d" % (u, status)],
+        # 404: the URL is wrong, not the report; it waits for the fix.
+        hint = (" (no submission endpoint at this URL: check BACKTRACE_ENDPOINT)"
+                if status == 404 else "")
+        check.eq(outcome, ["btcrash: report %s kept for retry: HTTP %d%s" % (u, status, hint)],
                  "the outcome line on stderr")
         check_state(check, rep, "pending", "HTTP %d" % status, status=status,
-                    error="HTTP %d" % status)
+                    error=re.escape("HTTP %d%s" % (status, hint)))
         if rep is not None:
+            # Its backoff first: 30 to 60 s after the failed attempt.
+            nxt = (rep.state or {}).get("next_attempt", 0)
+            check(time.time() + 25 <= nxt <= time.time() + 60, "HTTP %d: next_attempt %r is "
+                  "not 30 to 60 s ahead" % (status, nxt))
+            n0 = len(rx.snapshot())
+            w = btc.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
+            check.eq((w.exitcode, rx.snapshot()[n0:]), (0, []), "HTTP %d: a flush before the "
+                     "backoff is over: exit status and requests" % status)
+            check(re.fullmatch(r"%s waiting: next attempt due at \d{4}-\d\d-\d\d "
+                               r"\d\d:\d\d:\d\d UTC \(backoff after 1 failed attempt\)\n"
+                               % rep.uuid, w.out), "HTTP %d: flush output before the backoff "
+                  "is over: %r" % (status, w.out))
+            backoff_over(db)
             flush_and_check(btc, check, rx, db, [rep.uuid], "flush after HTTP %d" % status,
                             BACKTRACE_TOKEN="tok")
     # Sent or rejected: a flush has nothing to send (a rejected report is
@@ -332,7 +351,7 @@ def test_status(btc, receiver, check, db, status):
     check.eq(fr.exitcode, 0, "exit status of a flush with nothing pending")
     check.eq(fr.out, "No pending reports in %s.\n" % db, "output of a flush with nothing pending")
     check.eq(rx.snapshot()[n0:], [], "requests sent by a flush with nothing pending")
-    if status in (400, 404) and rep is not None:
+    if status == 400 and rep is not None:
         check_state(check, reports(db).get(rep.uuid), "rejected", "after flush", status=status)
 
 
@@ -529,8 +548,9 @@ def test_debug(btc, receiver, check, db):
     check(re.search(r"^btcrash: HTTP 500 after \d+ ms: will retry$", text2, re.M),
           "debug output of a 500 does not show 'HTTP 500 after N ms: will retry':\n%s"
           % "\n".join(text2.splitlines()[-15:]))
-    # flush in debug mode
+    # flush in debug mode, once the 500's backoff is over
     rx.set_mode("ok")
+    backoff_over(db)
     n0 = len(rx.snapshot())
     fr = btc.cmd(["flush"], db, **env)
     ftext = ANSI_RE.sub("", fr.out + fr.err)
@@ -632,7 +652,11 @@ def test_list(btc, build, receiver, check, db):
         key=lambda rep: (rep.report["timestamp"], rep.uuid))],
         "the rows' IDs, oldest first (by timestamp, then uuid)")
     frame = "level3 at %s/timed_null.c:%d" % (build.src, src_line(build, "@fault"))
-    for rep, state in ((sent, "sent"), (rej, "rejected (400)"), (pend, "pending")):
+    # A failed attempt puts the next one off (its backoff): the row says when.
+    due = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(
+        ((pend.state or {}).get("next_attempt", 0)) if pend else 0))
+    for rep, state in ((sent, "sent"), (rej, "rejected (400)"),
+                       (pend, "pending (next %s)" % due)):
         if rep is None or rep.uuid not in rows:
             continue
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rep.report["timestamp"]))
@@ -660,7 +684,9 @@ def test_flush(btc, receiver, check, db):
     p2 = crash_into(btc, rx, db, 503, "crash 2 -> 503")
     check_state(check, p1, "pending", "crash 1 -> 500")
     check_state(check, p2, "pending", "crash 2 -> 503", status=503)
-    # Still failing: flush keeps them pending, with a line each.
+    # Still failing once their backoff is over: flush keeps them pending,
+    # with a line each.
+    backoff_over(db)
     n0 = len(rx.snapshot())
     rx.set_mode(500)
     fr = btc.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
@@ -804,6 +830,8 @@ def test_helper_retry_backlog(btc, receiver, check, db):
     check_state(check, old, "pending", "crash 1 -> 500", status=500)
     n0 = len(rx.snapshot())
     rx.set_mode("ok")
+    # The next crash comes after the first one's backoff.
+    backoff_over(db)
     before = reports(db)
     r = btc.crash(db, what="crash 2 -> 200", BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
     new = btc.one_new_report(db, before, "crash 2 -> 200")
@@ -843,6 +871,7 @@ def test_flush_hang(btc, receiver, check, db):
     p1 = crash_into(btc, rx, db, 500, "crash 1 -> 500")
     p2 = crash_into(btc, rx, db, 500, "crash 2 -> 500")
     rx.set_mode("hang")
+    backoff_over(db)
     t0 = time.monotonic()
     r = btc.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok",
                 BACKTRACE_TIMEOUT="1")
@@ -1020,6 +1049,7 @@ def test_concurrent_flush(btc, build, receiver, check, db):
     pend = [crash_into(btc, rx, db, 500, "crash %d -> 500" % i) for i in (1, 2, 3)]
     rx.set_mode("ok")
     rx.delay = 0.3
+    backoff_over(db)
     n0 = len(rx.snapshot())
     env = btc.env(db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
     procs = [subprocess.Popen([build.helper, "flush"], env=env, stdin=subprocess.DEVNULL,
