@@ -507,7 +507,8 @@ btc_db_parse_state(const char *text, size_t len, json_t **ret_state)
     v = json_object_get(state, "state");
     name = json_string_value(v);
     if (v &&
-        (!name || (strcmp(name, "pending") && strcmp(name, "sent") && strcmp(name, "rejected"))))
+        (!name || (strcmp(name, "pending") && strcmp(name, "sent") && strcmp(name, "rejected") &&
+                   strcmp(name, "throttled") && strcmp(name, "counted"))))
         goto bad;
     v = json_object_get(state, "attachments");
     if (v && !json_is_array(v))

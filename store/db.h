@@ -37,6 +37,7 @@
 #ifndef BTCRASH_DB_H
 #define BTCRASH_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -148,7 +149,9 @@ int btc_db_mkdir_p(const char *dir);
  * unknown. */
 struct btc_db_entry {
     char uuid[37];
-    char *state;        /* "pending", "sent", "rejected", or "corrupt" */
+    char *state;        /* "pending", "sent", "rejected", "throttled" (a crash
+                           loop's repeat, kept and counted, not sent), "counted"
+                           (its count went with a sent report), or "corrupt" */
     char *mode;         /* "endpoint", "local", or NULL: made for no known endpoint */
     char *endpoint_id;  /* btc_http_endpoint_id of the endpoint it was made for */
     char *endpoint_url; /* that endpoint, redacted, for people */
@@ -162,8 +165,9 @@ struct btc_db_entry {
     char *top_frame;  /* "func at file:line" of the faulting thread's first frame */
     char *last_error;
     char *rxid;
-    char *problem;  /* what was wrong with its files, and what was done about it */
-    uint64_t bytes; /* all its files on disk: report, state, minidump, copies */
+    char *signature; /* a throttled or counted crash's signature (db_loop), or NULL */
+    char *problem;   /* what was wrong with its files, and what was done about it */
+    uint64_t bytes;  /* all its files on disk: report, state, minidump, copies */
 };
 
 /**
@@ -371,5 +375,43 @@ int btc_db_hold_set(const char *dir, const char *endpoint_id, int64_t until, lon
  *          -errno.
  */
 int btc_db_hold_get(const char *dir, const char *endpoint_id, int64_t *ret_until, long *ret_status);
+
+/* The crash-loop record of one crash signature (64 hex digits, the
+ * helper's SHA-256 of the signal and the faulting thread's top frames):
+ * DIR/<sig>.loop, 0600, flock'ed while open. */
+struct btc_db_loop {
+    int fd;
+    int64_t sent_at;   /* when a report of it was last sent (seconds), or 0 */
+    int64_t throttled; /* crashes of it kept since, not sent, not counted yet */
+};
+
+/** Whether @sig is 64 lowercase hex digits. */
+bool btc_db_signature_is_safe(const char *sig);
+
+/**
+ * Open (create) and lock @sig's record, waiting for another holder until
+ * @deadline_mono_ns at most, and read it into *@ret (zeros when new or
+ * unreadable). Finish with btc_db_loop_close.
+ *
+ * Returns: 0, -EINVAL for an unsafe @sig or a record that is not a regular
+ *          file, -ELOOP for a link, -EPERM for someone else's file,
+ *          -ETIMEDOUT, other -errno.
+ */
+int btc_db_loop_open(const char *dir, const char *sig, int64_t deadline_mono_ns,
+                     struct btc_db_loop *ret);
+
+/**
+ * Write @l back when @write, then unlock and close it.
+ *
+ * Returns: 0 or -errno (the record is closed either way).
+ */
+int btc_db_loop_close(struct btc_db_loop *l, bool write);
+
+/**
+ * The signatures that have a record in DIR.
+ *
+ * Returns: 0, *ret_sigs (malloc'ed; free it) and *ret_n, or -errno.
+ */
+int btc_db_loop_list(const char *dir, char (**ret_sigs)[65], size_t *ret_n);
 
 #endif

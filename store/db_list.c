@@ -139,6 +139,7 @@ entry_clear(struct btc_db_entry *e)
     free(e->top_frame);
     free(e->last_error);
     free(e->rxid);
+    free(e->signature);
     free(e->problem);
     memset(e, 0, sizeof(*e));
 }
@@ -184,7 +185,8 @@ btc_db_entry_from_state(json_t *state, struct btc_db_entry *e)
         dup_json_str(&e->endpoint_id, json_object_get(state, "endpoint_id")) < 0 ||
         dup_json_str(&e->endpoint_url, json_object_get(state, "endpoint_url")) < 0 ||
         dup_json_str(&e->last_error, json_object_get(state, "last_error")) < 0 ||
-        dup_json_str(&e->rxid, json_object_get(state, "rxid")) < 0)
+        dup_json_str(&e->rxid, json_object_get(state, "rxid")) < 0 ||
+        dup_json_str(&e->signature, json_object_get(state, "signature")) < 0)
         return -ENOMEM;
     e->http_status = (long)json_integer_value(json_object_get(state, "http_status"));
     attempts = json_integer_value(json_object_get(state, "attempts"));

@@ -19,14 +19,15 @@
 #include "uuid.h"
 
 /* Deletion order of the bound: corrupt reports can never be sent, sent
- * ones are safe on the server, rejected ones will never be sent, pending
- * ones are what is left to lose. */
+ * ones are safe on the server (and so are counted ones: a sent report
+ * carries their count), rejected ones will never be sent, pending and
+ * throttled ones are what is left to lose. */
 static int
 prune_tier(const char *state)
 {
     if (!strcmp(state, "corrupt"))
         return 0;
-    if (!strcmp(state, "sent"))
+    if (!strcmp(state, "sent") || !strcmp(state, "counted"))
         return 1;
     if (!strcmp(state, "rejected"))
         return 2;
