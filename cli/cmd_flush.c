@@ -33,6 +33,9 @@ static const char g_help[] =
     "A failed report is retried after 30 to 60 s, then twice as long each time,\n"
     "up to 3 to 6 hours; a 429 or 503 with Retry-After holds every btcrash\n"
     "process of this database back from the endpoint until then (a day at most).\n"
+    "A crash loop's repeats (throttled, see BACKTRACE_CRASH_LOOP_WINDOW) go once\n"
+    "their window has passed, as one report, the newest, whose crash.count\n"
+    "attribute says how many crashes it stands for.\n"
     "Reports that were sent or rejected before are left alone. A report goes\n"
     "only to the endpoint it was made for: another program's reports, with its\n"
     "own endpoint and token, are never sent here. Then the database is tidied:\n"
@@ -194,7 +197,9 @@ btc_cli_flush(int argc, char **argv)
         return BTC_CLI_EXIT_FAIL;
     }
     for (size_t i = 0; i < n; i++) {
+        /* A throttled crash may be due to go with its loop's count. */
         if (!entries[i].state || !strcmp(entries[i].state, "pending") ||
+            !strcmp(entries[i].state, "throttled") ||
             (!strcmp(entries[i].state, "rejected") && (flags & BTC_DELIVER_RETRY_REJECTED)))
             pending++;
         if (entries[i].problem) {

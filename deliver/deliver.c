@@ -14,6 +14,7 @@
 
 #include "backoff.h"
 #include "db.h"
+#include "loops.h"
 #include "text.h"
 #include "clock.h"
 
@@ -408,6 +409,16 @@ btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_con
     r = btc_http_endpoint_id(cfg->endpoint, cfg->token, id);
     if (r < 0)
         return r;
+    /* Crash loops whose window has passed: the newest repeat of each goes
+     * with their count (loops.h). */
+    r = btc_loops_release(dir, cfg, deadline_mono_ns);
+    if (r < 0 && log) {
+        char line[256];
+
+        snprintf(line, sizeof(line), "could not release the crash loops in %s: %s", dir,
+                 strerror(-r));
+        log(line, log_ctx);
+    }
     r = btc_db_list(dir, &entries, &n);
     if (r < 0)
         return r;
