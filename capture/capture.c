@@ -69,6 +69,13 @@ btc_capture_free(struct btc_capture *c)
 }
 
 void
+btc_capture_detach(struct btc_capture_session *s)
+{
+    if (s)
+        btc_unwind_tracees_detach(&s->tracees);
+}
+
+void
 btc_capture_session_free(struct btc_capture_session *s)
 {
     if (!s)

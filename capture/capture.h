@@ -154,6 +154,10 @@ struct btc_capture *btc_capture_get(const struct btc_capture_session *s);
 /** The libdwfl session the capture unwound with, for symbol/ to reuse. */
 Dwfl *btc_capture_dwfl(const struct btc_capture_session *s);
 
+/** Let the threads still stopped go on (ptrace detach); the capture and its
+ * libdwfl session stay. Accepts NULL; a second call does nothing. */
+void btc_capture_detach(struct btc_capture_session *s);
+
 /** Release everything, stopped threads included; accepts NULL. */
 void btc_capture_session_free(struct btc_capture_session *s);
 

@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "config.h"
 #include "crash_helper.h"
+#include "crash_loop.h"
 #include "crash_record.h"
 #include "debuginfod.h"
 #include "db.h"
@@ -39,6 +40,7 @@
 #include "helper_api.h"
 #include "http.h"
 #include "json_util.h"
+#include "loops.h"
 #include "minidump.h"
 #include "modules.h"
 #include "outcome.h"
@@ -94,8 +96,14 @@ say_kept(void)
 static void
 release_crashed_process(void)
 {
+    /* Once only: after the close, the descriptor number may be a socket of
+     * the upload's (BACKTRACE_WAIT_FOR_UPLOAD=0 releases before it). */
+    static bool released;
     char done = BTC_NOTIFY_DONE;
 
+    if (released)
+        return;
+    released = true;
     if (write(BTC_NOTIFY_FD, &done, 1) != 1 && errno != EBADF)
         fprintf(stderr, "btcrash: could not notify the crashed process: %s\n", strerror(errno));
     close(BTC_NOTIFY_FD);
@@ -766,6 +774,59 @@ say_minidump(const struct pipeline *p)
     fputc('\n', stderr);
 }
 
+/* The crash-loop record lock is held for a read and a write: a short wait
+ * at most, whatever time is left. */
+#define LOOP_LOCK_WAIT_NS (200 * 1000000LL)
+
+/* Crash loops (crash_loop.h): a repeat of a crash sent less than
+ * BACKTRACE_CRASH_LOOP_WINDOW ago is kept as "throttled", not sent; a
+ * crash that is sent says how many it stands for (crash.count). Only in
+ * endpoint mode, for a stored crash report. Returns true when throttled. */
+static bool
+stage_crash_loop(struct pipeline *p)
+{
+    struct btc_crash_loop loop = {.count = 1};
+    int64_t wait = btc_clock_now_ns() + LOOP_LOCK_WAIT_NS;
+    json_t *state;
+    int r = 0;
+
+    if (p->api || !p->report)
+        return false;
+    if (p->stored && p->cfg.endpoint && p->cfg.crash_loop_window_ms > 0) {
+        r = btc_crash_loop_decide(p->dir, p->report, p->answer.uuid, p->cfg.crash_loop_window_ms,
+                                  wait < p->budget.end ? wait : p->budget.end, &loop);
+        if (r < 0 && !p->quiet)
+            fprintf(stderr,
+                    "btcrash: could not consult the crash-loop record in %s: %s; "
+                    "sending the report as a lone crash\n",
+                    p->dir, strerror(-r));
+    }
+    if (loop.throttled) {
+        state = initial_state(&p->cfg, p->copied, p->minidump_stored);
+        if (!state || json_object_set_new(state, "state", json_string("throttled")) < 0 ||
+            json_object_set_new(state, "signature", json_string(loop.sig)) < 0 ||
+            btc_db_write_state(p->dir, p->answer.uuid, state) < 0) {
+            /* Counted already: sending it too would count it twice, and
+             * it is stored; it stays pending for a flush. */
+            json_decref(state);
+            return true;
+        }
+        json_decref(state);
+        if (!p->quiet)
+            fprintf(stderr,
+                    "btcrash: report %s kept, not sent: the same crash was sent %lld s ago "
+                    "(a crash loop: %lld repeat%s kept since; BACKTRACE_CRASH_LOOP_WINDOW=%g s); "
+                    "the next report of it sent counts it\n",
+                    p->answer.uuid, (long long)loop.since_s, (long long)loop.repeats,
+                    loop.repeats == 1 ? "" : "s", p->cfg.crash_loop_window_ms / 1000.0);
+        return true;
+    }
+    if (json_object_set_new(json_object_get(p->report, "attributes"), BTC_LOOPS_COUNT_ATTRIBUTE,
+                            json_integer(loop.count)) == 0)
+        save(p, "the crash count", NULL);
+    return false;
+}
+
 static void
 deliver(struct pipeline *p, int *status)
 {
@@ -790,6 +851,17 @@ deliver(struct pipeline *p, int *status)
         if (p->stored)
             *status = 0;
     } else if (p->stored) {
+        /* BACKTRACE_WAIT_FOR_UPLOAD=0: the report is stored whole and the
+         * threads are let go (a stage skipped for time may have left them
+         * stopped): the process may die
+         * now, and a crash-looping service restart, while we upload
+         * within the same deadline, on our own (its death hands us to
+         * init). An API caller waits for its answer whatever the setting. */
+        if (!p->api && !p->cfg.wait_for_upload) {
+            btc_capture_detach(p->session);
+            fflush(stderr);
+            release_crashed_process();
+        }
         r = deliver_stored(p->dir, p->answer.uuid, p->claim, &p->cfg, p->budget.end, p->api,
                            p->quiet, &res);
         p->claim = -1;
@@ -909,7 +981,12 @@ btc_helper_main(const char *self)
     }
     if (improve_stages(&p) < 0)
         fail_line(&p.answer, p.quiet, "could not improve the report: out of memory");
-    deliver(&p, &status);
+    if (stage_crash_loop(&p)) {
+        p.answer.outcome = "stored";
+        status = 0;
+    } else {
+        deliver(&p, &status);
+    }
 out:
     btc_db_unclaim(p.claim);
     p.claim = -1;
