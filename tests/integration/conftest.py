@@ -345,6 +345,9 @@ def base_env():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("BACKTRACE_") and k != "LD_PRELOAD"}
     env["LC_ALL"] = "C"
+    # Tests crash the same program again and again: no crash-loop
+    # throttling unless a test asks for it (test_fleet.py).
+    env["BACKTRACE_CRASH_LOOP_WINDOW"] = "0"
     return env
 
 

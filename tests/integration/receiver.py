@@ -265,8 +265,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self._read_body()
         req = Request(self.command, self.path, list(self.headers.items()), body,
                       time.monotonic(), time.time(), self.client_address)
-        mode = rx.mode
         with rx.lock:
+            # A script of answers, one per request, before the mode's.
+            mode = rx.script.pop(0) if rx.script else rx.mode
             rx.requests.append(req)
             rx.cond.notify_all()
         if mode == "hang":
@@ -305,6 +306,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        for k, v in rx.extra_headers:
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(payload)
         self.wfile.flush()
@@ -343,6 +346,8 @@ class Receiver:
         self.mode = mode
         self.delay = delay  # seconds to wait before answering (not "hang")
         self.reply = None   # (status, body bytes): answer every request so (a hostile server)
+        self.extra_headers = []  # (name, value) added to every answer (Retry-After)
+        self.script = []  # modes for the next requests, one each, then self.mode
         self.tls = tls
         self.requests = []
         self.tls_errors = []
