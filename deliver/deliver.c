@@ -103,6 +103,18 @@ close_attachments(struct btc_http_attachment *atts, size_t n)
     free(atts);
 }
 
+/* "@what @where: <strerror(-@err)>" through @log, when there is one. */
+static void
+log_failure(btc_http_log_fn log, void *log_ctx, const char *what, const char *where, int err)
+{
+    char line[512];
+
+    if (!log)
+        return;
+    snprintf(line, sizeof(line), "%s %s: %s", what, where, strerror(-err));
+    log(line, log_ctx);
+}
+
 /* @t (seconds since the epoch) as "2026-12-03 10:42:13 UTC" in @buf. */
 static void
 format_utc(int64_t t, char *buf, size_t size)
@@ -334,25 +346,15 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     if (res.retry_after_s > 0) {
         int h = btc_db_hold_set(dir, id, (int64_t)time(NULL) + res.retry_after_s, res.status);
 
-        if (h < 0 && log) {
-            char line[256];
-
-            snprintf(line, sizeof(line), "could not record the server's Retry-After in %s: %s", dir,
-                     strerror(-h));
-            log(line, log_ctx);
-        }
+        if (h < 0)
+            log_failure(log, log_ctx, "could not record the server's Retry-After in", dir, h);
     }
     /* Whatever happens to the state file, the attempt was made and the
      * caller learns its outcome. A failed write leaves the report pending:
      * a later flush sends it again (at worst a duplicate, never a loss). */
     r = btc_db_write_state(dir, uuid, state);
-    if (r < 0 && log) {
-        char line[256];
-
-        snprintf(line, sizeof(line), "could not record the outcome in %s.state: %s", uuid,
-                 strerror(-r));
-        log(line, log_ctx);
-    }
+    if (r < 0)
+        log_failure(log, log_ctx, "could not record the outcome in the state of", uuid, r);
     *ret = res;
     r = 0;
 out:
@@ -412,13 +414,8 @@ btc_deliver_pending(const char *dir, const char *skip_uuid, const struct btc_con
     /* Crash loops whose window has passed: the newest repeat of each goes
      * with their count (loops.h). */
     r = btc_loops_release(dir, cfg, deadline_mono_ns);
-    if (r < 0 && log) {
-        char line[256];
-
-        snprintf(line, sizeof(line), "could not release the crash loops in %s: %s", dir,
-                 strerror(-r));
-        log(line, log_ctx);
-    }
+    if (r < 0)
+        log_failure(log, log_ctx, "could not release the crash loops in", dir, r);
     r = btc_db_list(dir, &entries, &n);
     if (r < 0)
         return r;

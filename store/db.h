@@ -385,8 +385,10 @@ struct btc_db_loop {
     int64_t throttled; /* crashes of it kept since, not sent, not counted yet */
 };
 
-/** Whether @sig is 64 lowercase hex digits. */
-bool btc_db_signature_is_safe(const char *sig);
+/** Whether @id is 64 lowercase hex digits, as an endpoint id (the
+ * SHA-256 of btc_http_endpoint_id) or a crash signature is: a file name
+ * that cannot leave the directory. */
+bool btc_db_hex_id_is_safe(const char *id);
 
 /**
  * Open (create) and lock @sig's record, waiting for another holder until

@@ -15,19 +15,6 @@
 
 #include "db_internal.h"
 
-/* 64 lowercase hex digits: btc_http_endpoint_id's form, and so a file name
- * that cannot leave the directory. */
-static bool
-endpoint_id_is_safe(const char *id)
-{
-    if (!id || strlen(id) != 64)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
 int
 btc_db_hold_set(const char *dir, const char *endpoint_id, int64_t until, long http_status)
 {
@@ -36,7 +23,7 @@ btc_db_hold_set(const char *dir, const char *endpoint_id, int64_t until, long ht
     json_t *hold;
     int dirfd, r;
 
-    if (!endpoint_id_is_safe(endpoint_id))
+    if (!btc_db_hex_id_is_safe(endpoint_id))
         return -EINVAL;
     /* What a server asks for is input: a day at most (db.h). */
     if (until > now + BTC_DB_HOLD_MAX_S)
@@ -68,7 +55,7 @@ btc_db_hold_get(const char *dir, const char *endpoint_id, int64_t *ret_until, lo
     size_t len;
     int dirfd, r;
 
-    if (!endpoint_id_is_safe(endpoint_id) || !ret_until)
+    if (!btc_db_hex_id_is_safe(endpoint_id) || !ret_until)
         return -EINVAL;
     dirfd = btc_db_open_dir(dir, false);
     if (dirfd < 0)

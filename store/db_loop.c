@@ -26,11 +26,11 @@
 #define LOOP_MAX_BYTES 4096
 
 bool
-btc_db_signature_is_safe(const char *sig)
+btc_db_hex_id_is_safe(const char *id)
 {
-    if (!sig || strlen(sig) != 64)
+    if (!id || strlen(id) != 64)
         return false;
-    for (const char *p = sig; *p; p++)
+    for (const char *p = id; *p; p++)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
             return false;
     return true;
@@ -81,7 +81,7 @@ btc_db_loop_open(const char *dir, const char *sig, int64_t deadline_mono_ns,
     struct stat st;
     int dirfd, fd, r;
 
-    if (!btc_db_signature_is_safe(sig) || !ret)
+    if (!btc_db_hex_id_is_safe(sig) || !ret)
         return -EINVAL;
     dirfd = btc_db_open_dir(dir, true);
     if (dirfd < 0)
@@ -164,7 +164,7 @@ btc_db_loop_list(const char *dir, char (**ret_sigs)[65], size_t *ret_n)
         }
         memcpy(sigs[n], de->d_name, 64);
         sigs[n][64] = '\0';
-        if (btc_db_signature_is_safe(sigs[n]))
+        if (btc_db_hex_id_is_safe(sigs[n]))
             n++;
     }
     closedir(d);
