@@ -34,6 +34,7 @@ stdout, and appends one JSON line per request to --log (arrival times, path,
 the upload_file part's length): the benchmark uses it.
 
     receiver.py [--mode ok|hang|headers_only|partial_body|STATUS] [--tls] [--log FILE]
+                [--retry-after VALUE]
 """
 
 import argparse
@@ -433,27 +434,33 @@ def main():
     ap.add_argument("--mode", default="ok")
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--log", help="append one JSON line per request here")
+    ap.add_argument("--retry-after", help="a Retry-After header on every answer")
     a = ap.parse_args()
     mode = a.mode if a.mode in ("ok", "hang", "headers_only", "partial_body") else int(a.mode)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    rx = Receiver(mode=mode, tls=a.tls).start()
+    rx = Receiver(mode=mode, tls=a.tls)
+    if a.retry_after:
+        rx.extra_headers = [("Retry-After", a.retry_after)]
+    rx.start()
     print("PORT %d" % rx.port, flush=True)
     seen = 0
     try:
         while True:
             reqs = rx.wait_requests(seen + 1, 1.0)
             for r in reqs[seen:]:
-                upload = None
+                upload = count = None
                 try:
                     for p in r.multipart():
                         if p.name == "upload_file":
                             upload = len(p.data)
+                            count = json.loads(p.data).get("attributes", {}).get("crash.count")
                 except ValueError:
                     pass
                 if a.log:
                     with open(a.log, "a") as f:
                         f.write(json.dumps({"real": r.real, "mono": r.mono, "path": r.path,
-                                            "bytes": len(r.body), "upload_file": upload}) + "\n")
+                                            "bytes": len(r.body), "upload_file": upload,
+                                            "crash_count": count}) + "\n")
             seen = len(reqs)
     except KeyboardInterrupt:
         pass

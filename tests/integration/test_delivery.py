@@ -975,6 +975,7 @@ def test_orphan_state(btc, receiver, check, db):
     check(".json.tmp" not in r.out and "half" not in r.out, "list shows a temporary file")
     n0 = len(rx.snapshot())
     rx.set_mode("ok")
+    backoff_over(db)
     r = btc.cmd(["flush"], db, BACKTRACE_ENDPOINT=rx.url, BACKTRACE_TOKEN="tok")
     print("flush:\n" + r.out.rstrip())
     check.eq([uuid_of(check, q, "flush") for q in rx.snapshot()[n0:]], [b.uuid],

@@ -247,19 +247,24 @@ def test_crash_loop(btc, receiver, check, db):
 
 
 def test_crash_loop_next_crash_carries_the_count(btc, receiver, check, db):
-    """A loop's next crash after its window (0.5 s here) is sent at once and
+    """A loop's next crash after its window (3 s here) is sent at once and
     carries the count of the repeats kept before it, plus itself."""
     rx = receiver("ok")
-    env = dict(BACKTRACE_CRASH_LOOP_WINDOW="1")
+    env = dict(BACKTRACE_CRASH_LOOP_WINDOW="3")
+    t0 = time.monotonic()
     for i in range(3):
         crash(btc, rx, db, "crash %d within the window" % (i + 1), **env)
-    check.eq(len(rx.snapshot()), 1, "requests within the window")
-    time.sleep(1.1)
+    repeats = [rep.state_name for rep in reports(db).values()].count("throttled")
+    # Under load a crash may take long: the repeats are those kept in time.
+    check(1 <= repeats <= 2, "repeats kept within the window: %d" % repeats)
+    check.eq(len(rx.snapshot()), 3 - repeats, "requests within the window")
+    # The record keeps whole seconds: past the window by more than one.
+    time.sleep(max(0.0, t0 + 4.6 - time.monotonic()))
     _, last = crash(btc, rx, db, "crash after the window", **env)
     got = counts_received(check, rx.snapshot(), "window")
     if last is not None:
-        check.eq(got.get(last.uuid), 3, "the crash after the window stands for itself and the "
-                 "2 repeats")
+        check.eq(got.get(last.uuid), 1 + repeats, "the crash after the window stands for itself "
+                 "and the repeats")
     check.eq(sum(v for v in got.values() if isinstance(v, int)), 4,
              "crash.count values add up to the 4 crashes (%r)" % got)
 

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import all_files, reports, uploads
+from conftest import all_files, backoff_over, reports, uploads
 
 pytestmark = pytest.mark.security
 
@@ -320,7 +320,9 @@ def test_endpoints(btc, receiver, check, tmp_path):
     check(re.search(re.escape(local.uuid) + r" skipped: made in local mode", r.out),
               "flush (B) does not say the local report is skipped:\n" + r.out)
     check.eq(r.exitcode, 0, "exit status of a flush that had nothing of its own to send")
-    # flush with A's: A's report, and not the local one.
+    # flush with A's, once its 500's backoff is over: A's report, and not
+    # the local one.
+    backoff_over(db)
     n_a = len(rx_a.snapshot())
     r = btc.cmd(["flush"], db, **env_a)
     got = uploads(check, rx_a.snapshot()[n_a:], "flush (A)")
