@@ -11,21 +11,40 @@
 #include "http.h"
 #include "sha256.h"
 
-/* One frame's part of the signature: "name" or "library+offset". */
+/* One frame's part of the signature: the basename of its module and its
+ * offset there, which neither ASLR nor how far symbolication got (a
+ * deadline, a missing debug file) changes; the function name for a frame
+ * in no module (JIT code, a corrupt pc). */
 static void
-add_frame(struct btc_sha256 *h, json_t *frame)
+add_frame(struct btc_sha256 *h, json_t *frame, json_t *modules)
 {
+    const char *addr = json_string_value(json_object_get(frame, "address"));
     const char *fn = json_string_value(json_object_get(frame, "funcName"));
-    const char *lib = json_string_value(json_object_get(frame, "library"));
-    const char *off = json_string_value(json_object_get(frame, "module_offset"));
+    unsigned long long pc = addr ? strtoull(addr, NULL, 16) : 0;
+    char text[320];
+    json_t *m;
+    size_t i;
 
-    if (fn && *fn) {
-        btc_sha256_update(h, fn, strlen(fn));
-    } else {
-        btc_sha256_update(h, lib ? lib : "?", strlen(lib ? lib : "?"));
-        btc_sha256_update(h, "+", 1);
-        btc_sha256_update(h, off ? off : "?", strlen(off ? off : "?"));
+    snprintf(text, sizeof(text), "%s", fn && *fn ? fn : "?");
+    json_array_foreach(modules, i, m)
+    {
+        unsigned long long start =
+            (unsigned long long)json_integer_value(json_object_get(m, "start"));
+        unsigned long long size =
+            (unsigned long long)json_integer_value(json_object_get(m, "size"));
+        const char *file = json_string_value(json_object_get(m, "code_file"));
+        const char *base = file ? strrchr(file, '/') : NULL;
+
+        if (pc >= start && pc - start < size) {
+            snprintf(text, sizeof(text), "%s+%llx",
+                     base   ? base + 1
+                     : file ? file
+                            : "?",
+                     pc - start);
+            break;
+        }
     }
+    btc_sha256_update(h, text, strlen(text));
     btc_sha256_update(h, "\n", 1);
 }
 
@@ -57,7 +76,7 @@ btc_loops_signature(json_t *report, char ret[65])
     }
     btc_sha256_update(&h, "\n", 1);
     for (i = 0; i < json_array_size(stack) && i < 3; i++)
-        add_frame(&h, json_array_get(stack, i));
+        add_frame(&h, json_array_get(stack, i), json_object_get(report, "modules"));
     btc_sha256_final(&h, digest);
     for (i = 0; i < BTC_SHA256_LEN; i++)
         snprintf(ret + 2 * i, 3, "%02x", digest[i]);

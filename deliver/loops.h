@@ -21,8 +21,9 @@
 /**
  * The signature of the crash @report (a report JSON): SHA-256, in hex, of
  * its application, classifiers and the faulting thread's first three
- * frames (function names, or module and offset when a frame has none:
- * addresses move with ASLR, offsets do not).
+ * frames, each as its module's basename and offset (addresses move with
+ * ASLR, function names depend on how far symbolication got; offsets do
+ * not), or its function name when it is in no module.
  *
  * Returns: 0 and @ret, or -EINVAL for a report without a faulting thread.
  */

@@ -774,9 +774,10 @@ say_minidump(const struct pipeline *p)
     fputc('\n', stderr);
 }
 
-/* The crash-loop record lock is held for a read and a write: a short wait
- * at most, whatever time is left. */
-#define LOOP_LOCK_WAIT_NS (200 * 1000000LL)
+/* The crash-loop record lock is held for a read and a write (and, once a
+ * window, the marking of the repeats): a second at most, and never past
+ * the deadline; 50 crashes at once on 2 cores wait that long at times. */
+#define LOOP_LOCK_WAIT_NS (1000 * 1000000LL)
 
 /* Crash loops (crash_loop.h): a repeat of a crash sent less than
  * BACKTRACE_CRASH_LOOP_WINDOW ago is kept as "throttled", not sent; a
@@ -799,7 +800,7 @@ stage_crash_loop(struct pipeline *p)
             fprintf(stderr,
                     "btcrash: could not consult the crash-loop record in %s: %s; "
                     "sending the report as a lone crash\n",
-                    p->dir, strerror(-r));
+                    p->dir, r == -ETIMEDOUT ? "another crash held it too long" : strerror(-r));
     }
     if (loop.throttled) {
         state = initial_state(&p->cfg, p->copied, p->minidump_stored);
