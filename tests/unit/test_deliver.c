@@ -25,6 +25,7 @@
 #include "config.h"
 #include "db.h"
 #include "deliver.h"
+#include "loops.h"
 #include "http.h"
 
 #define OLD "00000000-0000-4000-8000-000000000001"
@@ -592,6 +593,85 @@ test_deliver_wrong_token_or_url_keeps_the_backlog_pending(void **state)
     }
 }
 
+/* A crash report of timed_null's shape: two frames in the program, with
+ * or without their function names. */
+static json_t *
+loop_report(bool symbolicated, unsigned long long pc0)
+{
+    json_t *r = json_pack("{s:s, s:[s], s:{s:s}, s:{s:{s:[{s:s}, {s:s}]}}, s:[{s:I, s:I, s:s}]}",
+                          "mainThread", "7", "classifiers", "SIGSEGV", "attributes", "application",
+                          "timed_null", "threads", "7", "stack", "address", "", "address", "0x1010",
+                          "modules", "start", (json_int_t)0x1000, "size", (json_int_t)0x1000,
+                          "code_file", "/opt/app/bin/timed_null");
+    json_t *stack = json_object_get(json_object_get(json_object_get(r, "threads"), "7"), "stack");
+    char pc[32];
+
+    assert_non_null(r);
+    snprintf(pc, sizeof(pc), "0x%llx", pc0);
+    json_object_set_new(json_array_get(stack, 0), "address", json_string(pc));
+    if (symbolicated) {
+        json_object_set_new(json_array_get(stack, 0), "funcName", json_string("level3"));
+        json_object_set_new(json_array_get(stack, 1), "funcName", json_string("level2"));
+    }
+    return r;
+}
+
+static void
+test_loops_signature_is_the_same_whatever_symbolication_managed(void **state)
+{
+    json_t *a = loop_report(true, 0x1234), *b = loop_report(false, 0x1234);
+    json_t *c = loop_report(true, 0x1240), *d = json_pack("{s:s}", "mainThread", "1");
+    char sa[65], sb[65], sc[65];
+
+    (void)state;
+    assert_int_equal(btc_loops_signature(a, sa), 0);
+    assert_int_equal(btc_loops_signature(b, sb), 0);
+    assert_int_equal(btc_loops_signature(c, sc), 0);
+    assert_true(btc_db_hex_id_is_safe(sa));
+    /* Named or not, the same place is the same crash. */
+    assert_string_equal(sa, sb);
+    /* Another place is another crash. */
+    assert_string_not_equal(sa, sc);
+    /* Another signal too. */
+    json_array_set_new(json_object_get(b, "classifiers"), 0, json_string("SIGBUS"));
+    assert_int_equal(btc_loops_signature(b, sb), 0);
+    assert_string_not_equal(sa, sb);
+    /* No faulting thread: no signature. */
+    assert_int_equal(btc_loops_signature(d, sa), -EINVAL);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(d);
+}
+
+static void
+test_loop_record_counts_under_its_lock_and_refuses_links(void **state)
+{
+    struct fixture *f = *state;
+    const char *sig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    struct btc_db_loop l, busy;
+    char path[256];
+
+    assert_int_equal(btc_db_loop_open(f->dir, sig, deadline_in(500), &l), 0);
+    assert_int_equal(l.sent_at, 0);
+    assert_int_equal(l.throttled, 0);
+    l.sent_at = 1000;
+    l.throttled = 7;
+    /* Held: a second opener waits, then gives up at its deadline. */
+    assert_int_equal(btc_db_loop_open(f->dir, sig, deadline_in(50), &busy), -ETIMEDOUT);
+    assert_int_equal(btc_db_loop_close(&l, true), 0);
+    assert_int_equal(btc_db_loop_open(f->dir, sig, deadline_in(500), &l), 0);
+    assert_int_equal(l.sent_at, 1000);
+    assert_int_equal(l.throttled, 7);
+    assert_int_equal(btc_db_loop_close(&l, false), 0);
+    /* A planted link is not written through; a bad name is refused. */
+    snprintf(path, sizeof(path), "%s/%s.loop", f->dir, sig);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/etc/hostname", path), 0);
+    assert_int_equal(btc_db_loop_open(f->dir, sig, deadline_in(500), &l), -ELOOP);
+    assert_int_equal(btc_db_loop_open(f->dir, "../../etc", deadline_in(500), &l), -EINVAL);
+}
+
 static void
 test_deliver_without_time_left_changes_nothing(void **state)
 {
@@ -1066,6 +1146,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_deliver_400_is_rejected_and_never_retried, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deliver_failures_stay_pending_and_count_attempts,
+                                        setup, teardown),
+        cmocka_unit_test(test_loops_signature_is_the_same_whatever_symbolication_managed),
+        cmocka_unit_test_setup_teardown(test_loop_record_counts_under_its_lock_and_refuses_links,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_failure_waits_out_its_backoff, setup,
                                         teardown),
