@@ -344,7 +344,10 @@ btc_deliver_claimed(const char *dir, const char *uuid, const struct btc_config *
     /* Every process that shares the database holds back from the
      * endpoint, not only this report (btc_db_hold_get). */
     if (res.retry_after_s > 0) {
-        int h = btc_db_hold_set(dir, id, (int64_t)time(NULL) + res.retry_after_s, res.status);
+        /* Cut before the sum: what the server said may be near INT64_MAX. */
+        int64_t after =
+            res.retry_after_s > BTC_DB_HOLD_MAX_S ? BTC_DB_HOLD_MAX_S : res.retry_after_s;
+        int h = btc_db_hold_set(dir, id, (int64_t)time(NULL) + after, res.status);
 
         if (h < 0)
             log_failure(log, log_ctx, "could not record the server's Retry-After in", dir, h);

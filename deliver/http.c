@@ -634,7 +634,12 @@ add_attribute_fields(struct submit *s, json_t *attributes, size_t *ret_n)
         }
         if (!*key || !strcmp(key, "upload_file_minidump") ||
             !strncmp(key, "attachment_", strlen("attachment_"))) {
-            say(s, "attribute %s not sent as a field: its name is that of a part", key);
+            char shown[256];
+
+            /* The name is the program's or the user's: escaped for the
+             * terminal the debug line reaches. */
+            btc_text_escape(shown, sizeof(shown), key, strlen(key), 0);
+            say(s, "attribute %s not sent as a field: its name is that of a part", shown);
             free(text);
             continue;
         }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "http.h"
 #include "sha256.h"
@@ -161,6 +162,10 @@ out:
     return r;
 }
 
+/* The longest a release waits for one record's lock: its holders read and
+ * write a line, or mark a few states. */
+#define RECORD_WAIT_NS (1000 * 1000000LL)
+
 /* Release @sig's loop when its window has passed. Returns 1 when a report
  * was released, 0, or -errno. */
 static int
@@ -174,6 +179,10 @@ release_one(const char *dir, const char *sig, const char *endpoint_id, int64_t w
     size_t n = 0;
     int r;
 
+    /* `btcrash flush` has no overall deadline: a record held by a stopped
+     * or hung process must not hold it up for good, only for a moment. */
+    if (deadline_mono_ns - btc_clock_now_ns() > RECORD_WAIT_NS)
+        deadline_mono_ns = btc_clock_now_ns() + RECORD_WAIT_NS;
     r = btc_db_loop_open(dir, sig, deadline_mono_ns, &loop);
     if (r < 0)
         return r;

@@ -44,8 +44,9 @@ int btc_loops_mark_counted(const char *dir, const char *sig, const char *except_
  * throttled crashes, its newest throttled report made for @cfg's endpoint
  * becomes pending with crash.count = their number, the others counted, and
  * the record starts a new window (sent_at now). Then btc_deliver_pending
- * sends it like any other. Waits for a record's lock until
- * @deadline_mono_ns at most.
+ * sends it like any other. Waits for a record's lock a second at most,
+ * and never past @deadline_mono_ns (INT64_MAX: none); a record it cannot
+ * lock is left for the next call.
  *
  * Returns: the number of reports released, or -errno.
  */
